@@ -1,0 +1,67 @@
+//! # channel-api
+//!
+//! The contract between the payment stations (kiosks and counters) and the channel adapter, the
+//! server that is our PSP channel towards the pagoPA Nodo. Both sides depend on this crate and on
+//! nothing of each other, so the contract cannot drift silently: a change here is a change of
+//! the API, reviewed as such.
+//!
+//! - [`types`]: the JSON requests and responses of version 1 (`/v1/...`).
+//! - [`error`]: the error catalogue, stable codes with Italian and English messages.
+//! - [`wire`]: how `pagopa` domain types travel in JSON (amounts as integer cents).
+//! - [`time`]: instants as RFC 3339 text.
+//! - [`OPENAPI_JSON`]: the OpenAPI 3.1 document the adapter serves at [`paths::OPENAPI`].
+//!
+//! Every request except the OpenAPI document carries the device's credential:
+//! `Authorization: Bearer <credential>`.
+
+pub mod error;
+pub mod time;
+pub mod types;
+pub mod wire;
+
+pub use error::{ErrorBody, ErrorCode, Lang};
+pub use time::{Timestamp, TimestampError};
+pub use types::*;
+
+/// The version segment of every path.
+pub const API_VERSION: &str = "v1";
+
+/// The OpenAPI 3.1 document of this version of the contract (JSON).
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// The paths of the API, in axum's syntax (`{id}` is a path parameter).
+pub mod paths {
+    /// `GET`: the OpenAPI document (no credential needed).
+    pub const OPENAPI: &str = "/v1/openapi.json";
+    /// `POST`: the device is alive.
+    pub const HEARTBEAT: &str = "/v1/heartbeat";
+    /// `POST`: what is due on a notice.
+    pub const VERIFY: &str = "/v1/verify";
+    /// `POST`: open a payment; `GET`: list the comune's payments.
+    pub const PAYMENTS: &str = "/v1/payments";
+    /// `GET`: one payment.
+    pub const PAYMENT: &str = "/v1/payments/{id}";
+    /// `POST`: report how the payment went.
+    pub const OUTCOME: &str = "/v1/payments/{id}/outcome";
+    /// `POST`: payments taken offline.
+    pub const OFFLINE_BATCHES: &str = "/v1/offline-batches";
+
+    /// Every path of the device API (all under `/v1`).
+    pub const ALL: [&str; 7] = [
+        OPENAPI,
+        HEARTBEAT,
+        VERIFY,
+        PAYMENTS,
+        PAYMENT,
+        OUTCOME,
+        OFFLINE_BATCHES,
+    ];
+}
+
+/// The HTTP header that carries the credential, and its scheme.
+pub mod auth {
+    /// The header.
+    pub const HEADER: &str = "authorization";
+    /// The scheme, followed by one space and the credential.
+    pub const SCHEME: &str = "Bearer";
+}
