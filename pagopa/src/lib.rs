@@ -26,12 +26,13 @@ pub mod notice;
 pub mod remittance;
 pub mod scan;
 pub mod soap;
-pub mod xml;
+mod xml;
 
 pub use amount::{Amount, AmountError};
 pub use date::{Date, DateError, DateTime};
 pub use fiscal_code::{CreditorFiscalCode, FiscalCodeError};
 pub use notice::{Iuv, NoticeError, NoticeNumber};
+pub use xml::XmlError;
 
 /// How strictly to treat check digits.
 ///

@@ -5,7 +5,7 @@
 //! element order. A tiny flat tree for small messages plus a string writer does both, allocates
 //! little (one node vector, text borrowed from the input unless it contained entity references)
 //! and keeps the codecs readable. Large documents (flows of 100,000 payments) do not use the tree:
-//! they stream through [`quick_xml`] directly with [`push_text`] to collect text.
+//! they stream through [`quick_xml`] directly with `push_text` to collect text.
 //!
 //! Security: only the five predefined entities and character references are expanded; a document
 //! with a DTD-defined entity is rejected, so there is no entity-expansion attack surface.
@@ -31,7 +31,7 @@ pub enum XmlError {
     /// No root element, or content after the root element closed.
     #[error("documento XML senza elemento radice")]
     NoRoot,
-    /// The document nests deeper than [`MAX_DEPTH`].
+    /// The document nests deeper than 64 levels.
     #[error("XML annidato oltre {MAX_DEPTH} livelli")]
     TooDeep,
 }
