@@ -1,17 +1,21 @@
 //! `provision`: the field technicians' tool.
 //!
-//! A technician at a comune office needs to know, without a network or a running agent, what a
-//! scanner actually delivered and whether a notice number typed by a citizen is plausible. These
-//! commands answer that from the pure `pagopa` library alone; enrollment and device tests join
-//! them with the provisioning and drivers issues.
+//! A technician at a comune office needs answers without a network or a running agent: what a
+//! scanner actually delivered and whether a typed notice number is plausible (`decode-scan`,
+//! `check-notice`), which devices are plugged in and what they are (`detect`), whether each one
+//! works end to end (`test print|scan|terminal|drawer`), and, away from the hardware, simulators
+//! that behave like it (`sim printer|terminal|scanner`). Device commands print one clear PASS or
+//! FAIL per check and exit non-zero on failure, so they also serve in scripts.
 
-use std::io::Write as _;
+mod detect;
+mod hwtest;
+mod notice;
+mod simulate;
+
+use std::future::Future;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pagopa::CheckMode;
-use pagopa::scan::{self, ScanFormat, ScannedNotice};
-use serde::Serialize;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,131 +49,48 @@ enum Command {
         /// The creditor's 11-digit fiscal code.
         fiscal_code: String,
     },
-}
-
-/// The JSON shape documented in the README; field names are a stable interface for scripts.
-#[derive(Debug, Serialize)]
-struct Report<'a> {
-    format: &'static str,
-    notice_number: &'a str,
-    fiscal_code: &'a str,
-    amount_cents: Option<u64>,
-    aux_digit: u8,
-    segregation_code: Option<&'a str>,
-    application_code: Option<&'a str>,
-    iuv: String,
-    check_digit_valid: Option<bool>,
-    fiscal_code_valid: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    postal_account: Option<&'a str>,
-}
-
-impl<'a> Report<'a> {
-    fn new(n: &'a ScannedNotice) -> Self {
-        Report {
-            format: match n.format {
-                ScanFormat::Qr => "qr",
-                ScanFormat::DataMatrix => "datamatrix",
-                ScanFormat::Manual => "manual",
-            },
-            notice_number: n.notice_number.as_str(),
-            fiscal_code: n.fiscal_code.as_str(),
-            amount_cents: n.amount.map(|a| a.cents()),
-            aux_digit: n.notice_number.aux_digit().as_u8(),
-            segregation_code: n.notice_number.segregation_code(),
-            application_code: n.notice_number.application_code(),
-            iuv: n.notice_number.iuv().as_str().to_owned(),
-            check_digit_valid: n.notice_number.check_digit_valid(),
-            fiscal_code_valid: n.fiscal_code.check_digit_valid(),
-            postal_account: n.postal_account(),
-        }
-    }
-
-    fn text(&self, n: &ScannedNotice) -> String {
-        let yes_no = |b: bool| if b { "valid" } else { "NOT valid" };
-        let mut s = String::new();
-        let format = match n.format {
-            ScanFormat::Qr => "pagoPA QR code",
-            ScanFormat::DataMatrix => "Poste Data Matrix",
-            ScanFormat::Manual => "manual entry",
-        };
-        s.push_str(&format!("format:           {format}\n"));
-        if let Some(sym) = &n.symbology {
-            s.push_str(&format!("symbology:        {sym}\n"));
-        }
-        s.push_str(&format!(
-            "notice number:    {}\n",
-            n.notice_number.grouped()
-        ));
-        s.push_str(&format!("aux digit:        {}\n", self.aux_digit));
-        if let Some(seg) = self.segregation_code {
-            s.push_str(&format!("segregation code: {seg}\n"));
-        }
-        if let Some(app) = self.application_code {
-            s.push_str(&format!("application code: {app}\n"));
-        }
-        s.push_str(&format!("IUV:              {}\n", self.iuv));
-        s.push_str(&format!(
-            "check digits:     {}\n",
-            match self.check_digit_valid {
-                Some(v) => yes_no(v),
-                None => "none for this aux digit",
-            }
-        ));
-        s.push_str(&format!(
-            "creditor:         {} (check digit {})\n",
-            self.fiscal_code,
-            yes_no(self.fiscal_code_valid)
-        ));
-        match n.amount {
-            Some(a) => s.push_str(&format!(
-                "amount:           {} (as printed; the Nodo's verify is authoritative)\n",
-                a.italian()
-            )),
-            None => s.push_str("amount:           not in the input\n"),
-        }
-        if let Some(acc) = self.postal_account {
-            s.push_str(&format!("postal account:   {acc}\n"));
-        }
-        s
-    }
+    /// List serial ports and USB printers with their USB IDs and stable by-id paths, and probe
+    /// which kind of device answers on each.
+    Detect(detect::DetectArgs),
+    /// Test one device end to end, with a clear PASS or FAIL.
+    #[command(subcommand)]
+    Test(hwtest::TestCommand),
+    /// Run a device simulator (printer, card terminal, scanner) on TCP or a pseudo-terminal.
+    #[command(subcommand)]
+    Sim(simulate::SimCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Lenient: a technician must see a wrong check digit reported, not a refusal, and pagoPA's
-    // test environment uses notices and fiscal codes that fail the check.
-    let (result, json) = match &cli.command {
-        Command::DecodeScan { json, payload } => (scan::decode(payload, CheckMode::Lenient), *json),
+    match cli.command {
+        Command::DecodeScan { json, payload } => notice::decode_scan(&payload, json),
         Command::CheckNotice {
             json,
             notice_number,
             fiscal_code,
-        } => (
-            scan::manual(notice_number, fiscal_code, CheckMode::Lenient),
-            *json,
-        ),
-    };
-    match result {
-        Ok(notice) => {
-            let report = Report::new(&notice);
-            let out = if json {
-                match serde_json::to_string(&report) {
-                    Ok(s) => s + "\n",
-                    Err(e) => {
-                        eprintln!("provision: cannot encode JSON: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                report.text(&notice)
-            };
-            // A closed pipe (e.g. `| head`) is not an error worth a panic.
-            let _ = std::io::stdout().write_all(out.as_bytes());
-            ExitCode::SUCCESS
-        }
+        } => notice::check_notice(&notice_number, &fiscal_code, json),
+        Command::Detect(args) => run_async(detect::run(args)),
+        Command::Test(test) => run_async(hwtest::run(test)),
+        Command::Sim(sim) => run_async(simulate::run(sim)),
+    }
+}
+
+/// Runs a device command on a single-threaded runtime: devices are slow, one at a time.
+fn run_async(command: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("provision: cannot decode: {e}");
+            eprintln!("provision: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("provision: {e:#}");
             ExitCode::FAILURE
         }
     }
