@@ -74,7 +74,7 @@ pub struct PrinterArgs {
 pub struct TerminalArgs {
     #[command(flatten)]
     place: Place,
-    /// Behaviours of the next payments, comma-separated: approve, decline[:TEXT],
+    /// Behaviours of the next payments, comma-separated: approve, decline, decline:TEXT,
     /// slow:DURATION, nak:N, corrupt-lrc, drop-after-approve, no-answer, no-ack. Then approve.
     #[arg(long, default_value = "")]
     script: String,
