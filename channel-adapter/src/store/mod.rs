@@ -1,0 +1,941 @@
+//! The adapter's durable state: SQLite in WAL mode, one writer, versioned migrations.
+//!
+//! Everything the adapter knows lives here: registered devices, payments and their states, the
+//! journal of every Nodo call (written before the call and completed after it: invariant
+//! "durable before effect"), and the outcome outbox. Recovery after a crash reads only these
+//! tables.
+//!
+//! Concurrency: one writer connection behind a mutex (SQLite allows one writer anyway, and a
+//! single one avoids `SQLITE_BUSY` storms); readers use a small pool of read-only connections,
+//! which WAL lets run alongside the writer. Every method is blocking; async code goes through
+//! [`Store::call`], which runs the closure on tokio's blocking pool so the runtime's worker
+//! threads never wait on the disk.
+//!
+//! Durability, and why commits are grouped: on this kind of disk an `fsync` takes milliseconds,
+//! so a store that synced every commit (SQLite's `synchronous=FULL`) would serialise the whole
+//! adapter behind the disk (a payment makes about ten writes). Instead the writer commits with
+//! `synchronous=NORMAL` (in WAL mode each commit survives a crash of the adapter at once), and
+//! a write that must survive a power loss before its effect — the journal row of an activation
+//! or an outcome about to be sent, a device's outcome about to be acknowledged, a new device —
+//! waits until the WAL file has been flushed to the disk *after* its commit ([`Sync::Full`]).
+//! One flush covers every commit before it, so concurrent writers share flushes (group commit)
+//! and the flush runs outside the writer lock, while the next commits proceed. Writes whose
+//! loss on power failure recovery repairs from the journal (a call's answer, a state change
+//! after an answer: the call is simply made again with the same key and the Nodo replays its
+//! answer) only wait for their commit. With [`Sync::Normal`] nothing waits for the disk: every
+//! commit survives a crash of the adapter, but a power loss may take the last ones.
+//!
+//! On-disk values (payment states, tenders, call results) are fixed strings pinned by tests:
+//! changing one needs a migration.
+
+mod devices;
+mod journal;
+mod outbox;
+mod payments;
+
+pub use devices::{DeviceRecord, NewDevice};
+pub use journal::{CallId, CallRecord, CallResult, FinishedCall};
+pub use outbox::{OutboxHead, OutboxRecord, OutboxStats};
+pub use payments::{
+    ActivatedInfo, NewOfflinePayment, NewPayment, OutcomeRecorded, PaymentInsert, PaymentRecord,
+};
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// Why the store failed. The codes are stable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite reported an error (disk full, locked, corrupt file…).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer adapter.
+    #[error(
+        "the database schema is version {found}, newer than this adapter's {supported}: upgrade the adapter"
+    )]
+    SchemaTooNew {
+        /// The file's version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A stored value is not what this adapter wrote (manual edit, bug).
+    #[error("unexpected stored value in {what}: {value:?}")]
+    Corrupt {
+        /// Table and column.
+        what: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// A device name is already registered.
+    #[error("a device named {0:?} already exists")]
+    DeviceNameTaken(String),
+    /// No such device.
+    #[error("no device {0}")]
+    DeviceNotFound(String),
+    /// No such payment.
+    #[error("no payment {0}")]
+    PaymentNotFound(String),
+    /// No such journal entry, or already finished.
+    #[error("no open Nodo call {0}")]
+    CallNotOpen(i64),
+    /// The blocking task was cancelled or panicked.
+    #[error("store task failed: {0}")]
+    Task(String),
+    /// The write-ahead log could not be flushed to the disk.
+    #[error("cannot flush the write-ahead log to the disk: {0}")]
+    Flush(String),
+    /// The transaction this write was grouped into could not be committed: the write is lost.
+    #[error("the write could not be committed: {0}")]
+    Commit(String),
+}
+
+impl StoreError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Sqlite(_) => "STORE_SQLITE",
+            StoreError::SchemaTooNew { .. } => "STORE_SCHEMA_TOO_NEW",
+            StoreError::Corrupt { .. } => "STORE_CORRUPT",
+            StoreError::DeviceNameTaken(_) => "STORE_DEVICE_NAME_TAKEN",
+            StoreError::DeviceNotFound(_) => "STORE_DEVICE_NOT_FOUND",
+            StoreError::PaymentNotFound(_) => "STORE_PAYMENT_NOT_FOUND",
+            StoreError::CallNotOpen(_) => "STORE_CALL_NOT_OPEN",
+            StoreError::Task(_) => "STORE_TASK",
+            StoreError::Flush(_) => "STORE_FLUSH",
+            StoreError::Commit(_) => "STORE_COMMIT",
+        }
+    }
+}
+
+/// The migrations, in order; `user_version` is the number applied. Never edit a released
+/// migration: append a new one.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_outbox_worker.sql"),
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Read connections kept open for reuse.
+const MAX_IDLE_READERS: usize = 128;
+
+/// How much durability writes that ask for it get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// Writes that need it wait until the write-ahead log is on the disk: they survive a power
+    /// loss.
+    Full,
+    /// No write waits for the disk: every commit survives a crash of the adapter, but a power
+    /// loss or an operating system crash may lose the last ones. For storage whose write cache
+    /// survives power loss, or for tests and benchmarks.
+    Normal,
+}
+
+/// The store's writing operations inside one transaction, so that a caller can make several
+/// of them atomically, and without a separate commit each ([`Store::write_tx`], and the
+/// Nodo gateway's hooks around a call). Each [`Store`] method of the same name is that one
+/// operation alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Tx<'a> {
+    c: &'a Connection,
+}
+
+/// How the store's writes were grouped so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteCounts {
+    /// Writes.
+    pub writes: u64,
+    /// Transactions committed (each holds one or more writes).
+    pub commits: u64,
+    /// Flushes of the WAL to the disk (each covers every commit before it).
+    pub flushes: u64,
+}
+
+/// The writer connection and the transaction open on it, if any.
+#[derive(Debug)]
+struct Writer {
+    conn: Connection,
+    /// The open group transaction: its number and how many writes it holds.
+    open: Option<(u64, usize)>,
+    /// The number of the last group transaction begun.
+    begun: u64,
+}
+
+/// Group transactions that have ended.
+#[derive(Debug, Default)]
+struct Ended {
+    /// The last group transaction that ended (committed or not).
+    last: u64,
+    /// The recent ones that failed to commit, with why.
+    failed: std::collections::VecDeque<(u64, String)>,
+}
+
+/// The most writes grouped in one transaction: a bound on how long the first one waits.
+const MAX_GROUP: usize = 128;
+
+/// Flushes of the write-ahead log, shared between writers (group commit).
+#[derive(Debug, Default)]
+struct Flushes {
+    /// Commits up to this number are known to be on the disk.
+    flushed: u64,
+    /// A flush is running.
+    running: bool,
+}
+
+/// What asynchronous waiters see of the flushes.
+#[derive(Debug, Clone, Default)]
+struct FlushProgress {
+    /// Commits up to this number are on the disk.
+    flushed: u64,
+    /// The last flush failed, with why (cleared by the next success).
+    error: Option<String>,
+}
+
+/// The WAL flushing machinery, shared with the flusher thread.
+#[derive(Debug)]
+struct Flush {
+    wal_path: PathBuf,
+    /// The number of the last group transaction committed.
+    committed: AtomicU64,
+    /// Flushes of the WAL so far.
+    count: AtomicU64,
+    state: Mutex<Flushes>,
+    cv: Condvar,
+    wal: Mutex<Option<File>>,
+    progress: tokio::sync::watch::Sender<FlushProgress>,
+}
+
+impl Flush {
+    /// Wait until commit `n` is on the disk: join the flush running, or run one. A flush
+    /// covers every commit made before it started.
+    fn flush_up_to(&self, n: u64) -> Result<(), StoreError> {
+        let mut st = lock(&self.state);
+        loop {
+            if st.flushed >= n {
+                return Ok(());
+            }
+            if st.running {
+                st = self
+                    .cv
+                    .wait(st)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            st.running = true;
+            let target = self.committed.load(Ordering::Acquire);
+            drop(st);
+            let result = self.flush_wal();
+            self.count.fetch_add(1, Ordering::Relaxed);
+            st = lock(&self.state);
+            st.running = false;
+            if result.is_ok() {
+                st.flushed = st.flushed.max(target);
+            }
+            let flushed = st.flushed;
+            self.cv.notify_all();
+            self.progress.send_modify(|p| {
+                p.flushed = flushed;
+                p.error = result.as_ref().err().map(ToString::to_string);
+            });
+            result?;
+        }
+    }
+
+    /// `fdatasync` the WAL file. On Linux a flush through any descriptor of a file writes all
+    /// of its dirty pages, including those SQLite wrote through its own.
+    fn flush_wal(&self) -> Result<(), StoreError> {
+        let mut wal = lock(&self.wal);
+        if wal.is_none() {
+            let f = File::open(&self.wal_path)
+                .map_err(|e| StoreError::Flush(format!("{}: {e}", self.wal_path.display())))?;
+            *wal = Some(f);
+        }
+        match wal.as_ref() {
+            Some(f) => f.sync_data().map_err(|e| StoreError::Flush(e.to_string())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs the flushes asynchronous callers wait for ([`Store::call`]), so that no runtime thread
+/// waits for the disk. Ends when the store is dropped.
+fn start_flusher(flush: Arc<Flush>) -> Result<std::sync::mpsc::Sender<u64>, StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    std::thread::Builder::new()
+        .name("store-flush".into())
+        .spawn(move || {
+            while let Ok(mut n) = rx.recv() {
+                while let Ok(more) = rx.try_recv() {
+                    n = n.max(more);
+                }
+                if let Err(e) = flush.flush_up_to(n) {
+                    tracing::error!(error = %e, "cannot flush the WAL");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Task(format!("cannot start the flusher: {e}")))?;
+    Ok(tx)
+}
+
+thread_local! {
+    /// Set while [`Store::call`] runs its closure: synced writes then record the commit they
+    /// need on the disk here instead of waiting for it, and `call` waits asynchronously before
+    /// returning.
+    static DEFERRED_FLUSH: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// The store. Share it as `Arc<Store>`.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    sync: Sync,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    /// Writers that have announced themselves and not yet run (see [`Store::commit`]).
+    queued: std::sync::atomic::AtomicUsize,
+    ended: Mutex<Ended>,
+    ended_cv: Condvar,
+    /// Commits made by the writer so far.
+    commits: AtomicU64,
+    /// Writes (each grouped into some commit) so far.
+    writes: AtomicU64,
+    /// Wakes the checkpointer.
+    checkpoint: std::sync::mpsc::SyncSender<()>,
+    flush: Arc<Flush>,
+    /// Asks the flusher thread for a flush.
+    flusher: Mutex<std::sync::mpsc::Sender<u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave a half-done transaction behind
+    // (rusqlite rolls back on drop), so the connection is still usable.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Every statement of the store, prepared once per connection.
+    conn.set_prepared_statement_cache_capacity(128);
+    // Each write runs in a savepoint (see `Store::commit`), whose undo copies of pages would
+    // otherwise go to a temporary file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+/// Commits between two checkpoints of the WAL into the database file.
+const CHECKPOINT_EVERY: u64 = 256;
+
+/// Copies the WAL into the database file in the background, on its own connection, so that
+/// writers never wait for it (SQLite's automatic checkpoint would run inside a commit, with
+/// two flushes, holding the writer lock). Ends when the store is dropped.
+fn start_checkpointer(path: &Path) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || {
+            while rx.recv().is_ok() {
+                // PASSIVE: copy what no reader needs, never wait for anyone.
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Task(format!("cannot start the checkpointer: {e}")))?;
+    Ok(tx)
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path`, with [`Sync::Full`], and bring its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, Sync::Full)
+    }
+
+    /// [`Store::open`] with the given durability.
+    pub fn open_with(path: &Path, sync: Sync) -> Result<Store, StoreError> {
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        // WAL: readers never block the writer nor the other way round, and a commit is one
+        // append. NORMAL: commits do not wait for the disk; the writes that must do wait for
+        // an explicit flush of the WAL (see the module documentation).
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        migrate(&mut writer)?;
+        let checkpoint = start_checkpointer(path)?;
+        let mut wal_path = path.to_owned().into_os_string();
+        wal_path.push("-wal");
+        let flush = Arc::new(Flush {
+            wal_path: PathBuf::from(wal_path),
+            committed: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            state: Mutex::new(Flushes::default()),
+            cv: Condvar::new(),
+            wal: Mutex::new(None),
+            progress: tokio::sync::watch::Sender::new(FlushProgress::default()),
+        });
+        let flusher = Mutex::new(start_flusher(Arc::clone(&flush))?);
+        let store = Store {
+            path: path.to_owned(),
+            sync,
+            writer: Mutex::new(Writer {
+                conn: writer,
+                open: None,
+                begun: 0,
+            }),
+            readers: Mutex::new(Vec::new()),
+            queued: std::sync::atomic::AtomicUsize::new(0),
+            ended: Mutex::new(Ended::default()),
+            ended_cv: Condvar::new(),
+            commits: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            checkpoint,
+            flush,
+            flusher,
+        };
+        // Whatever migrations wrote is on the disk before anything else happens.
+        store.write_synced(|_| Ok(()))?;
+        Ok(store)
+    }
+
+    /// The durability writes get.
+    pub fn sync(&self) -> Sync {
+        self.sync
+    }
+
+    /// Writes, commits and flushes of the WAL so far (for the metrics: their ratios show the
+    /// grouping).
+    pub fn write_counts(&self) -> WriteCounts {
+        WriteCounts {
+            writes: self.writes.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            flushes: self.flush.count.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.read(|c| Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?))
+    }
+
+    /// Make several writes in one transaction; `synced`: return only once they are on the
+    /// disk (with [`Sync::Full`]), for writes that must survive a power loss before an effect.
+    pub fn write_tx<R>(
+        &self,
+        synced: bool,
+        f: impl FnOnce(&Tx<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let run = |c: &mut Connection| f(&Tx { c });
+        if synced {
+            self.write_synced(run)
+        } else {
+            self.write(run)
+        }
+    }
+
+    /// Run `f` with the writer connection. Its commits survive a crash of the adapter; after
+    /// a power loss recovery repairs what they said (see the module documentation).
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.commit(f).map(|(r, _)| r)
+    }
+
+    /// Run `f` with the writer connection and, with [`Sync::Full`], return only once its
+    /// commits are on the disk: for a write that must survive a power loss before its effect.
+    /// Inside [`Store::call`] the wait is left to `call`, which makes it asynchronously.
+    fn write_synced<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let (r, n) = self.commit(f)?;
+        if self.sync == Sync::Full {
+            match DEFERRED_FLUSH.get() {
+                Some(needed) => DEFERRED_FLUSH.set(Some(needed.max(n))),
+                None => self.flush.flush_up_to(n)?,
+            }
+        }
+        Ok(r)
+    }
+
+    /// Run `f` in the open group transaction (beginning one if none is open) and return once
+    /// that transaction is committed, with its number.
+    ///
+    /// Why group: a commit writes every page the transaction touched to the WAL; concurrent
+    /// writes of the adapter touch the same pages (the payments table and its indexes, the
+    /// journal), so committing them together writes each page once. The protocol: a writer
+    /// announces itself (`queued`), takes the lock, runs `f` inside a savepoint of the open
+    /// transaction, and leaves; the last writer out — nobody else announced — commits, and the
+    /// others wait for that commit. A transaction holds at most [`MAX_GROUP`] writes. `f`'s
+    /// own transactions are savepoints, so a failing write rolls back alone.
+    fn commit<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<(R, u64), StoreError> {
+        /// Withdraws the announcement if the writer leaves early (error, panic).
+        struct Announced<'a>(&'a std::sync::atomic::AtomicUsize, bool);
+        impl Drop for Announced<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        let mut announced = Announced(&self.queued, false);
+        let mut w = lock(&self.writer);
+        let (group, ops) = match w.open {
+            Some(open) => open,
+            None => {
+                w.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+                w.begun += 1;
+                (w.begun, 0)
+            }
+        };
+        w.open = Some((group, ops + 1));
+        let result = run_in_savepoint(&mut w.conn, f);
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        announced.1 = true;
+        let last = self.queued.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last || ops + 1 >= MAX_GROUP {
+            let committed = w
+                .conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut st| st.execute([]).map(|_| ()));
+            if committed.is_err() && !w.conn.is_autocommit() {
+                let _ = w.conn.execute_batch("ROLLBACK");
+            }
+            w.open = None;
+            let mut ended = lock(&self.ended);
+            ended.last = group;
+            match &committed {
+                Ok(()) => {
+                    self.flush.committed.store(group, Ordering::Release);
+                    let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n.is_multiple_of(CHECKPOINT_EVERY) {
+                        // Full channel: a checkpoint is already pending, which will do.
+                        let _ = self.checkpoint.try_send(());
+                    }
+                }
+                Err(e) => {
+                    ended.failed.push_back((group, e.to_string()));
+                    if ended.failed.len() > 64 {
+                        ended.failed.pop_front();
+                    }
+                }
+            }
+            drop(ended);
+            drop(w);
+            self.ended_cv.notify_all();
+            committed.map_err(|e| StoreError::Commit(e.to_string()))?;
+        } else {
+            drop(w);
+            let mut ended = lock(&self.ended);
+            while ended.last < group {
+                ended = self
+                    .ended_cv
+                    .wait(ended)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            if let Some((_, why)) = ended.failed.iter().find(|(g, _)| *g == group) {
+                return Err(StoreError::Commit(why.clone()));
+            }
+        }
+        result.map(|r| (r, group))
+    }
+
+    /// Run `f` with a read-only connection from the pool.
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let pooled = lock(&self.readers).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                configure(&c)?;
+                c
+            }
+        };
+        let result = f(&conn);
+        let mut idle = lock(&self.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// Run blocking store work from async code, on the blocking thread pool, so that the
+    /// runtime's threads never wait for the writer lock. A write that must reach the disk
+    /// ([`Sync::Full`]) does not hold the blocking thread meanwhile either: the flush is left
+    /// to the flusher thread and awaited here before the result is returned.
+    pub async fn call<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let store = Arc::clone(self);
+        let (result, needed) = tokio::task::spawn_blocking(move || {
+            let outer = DEFERRED_FLUSH.replace(Some(0));
+            let result = f(&store);
+            let needed = DEFERRED_FLUSH.replace(outer).unwrap_or(0);
+            (result, needed)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+        if needed > 0 {
+            self.flushed(needed).await?;
+        }
+        result
+    }
+
+    /// Wait, without blocking the thread, until commit `n` is on the disk.
+    async fn flushed(&self, n: u64) -> Result<(), StoreError> {
+        let mut progress = self.flush.progress.subscribe();
+        if progress.borrow_and_update().flushed >= n {
+            return Ok(());
+        }
+        lock(&self.flusher)
+            .send(n)
+            .map_err(|_| StoreError::Flush("the flusher thread stopped".into()))?;
+        loop {
+            progress
+                .changed()
+                .await
+                .map_err(|_| StoreError::Flush("the flusher thread stopped".into()))?;
+            let p = progress.borrow_and_update();
+            if p.flushed >= n {
+                return Ok(());
+            }
+            if let Some(e) = &p.error {
+                return Err(StoreError::Flush(e.clone()));
+            }
+        }
+    }
+}
+
+/// Run `f` inside a savepoint: rolled back alone if it fails (or panics, which becomes an
+/// error: a bug, but not one that may take the other writes of the group down with it).
+fn run_in_savepoint<R>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let run = |c: &Connection, sql: &str| -> rusqlite::Result<()> {
+        c.prepare_cached(sql)?.execute([]).map(|_| ())
+    };
+    run(conn, "SAVEPOINT group_write")?;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(StoreError::Task("a store write panicked".into())));
+    let end = if result.is_ok() {
+        run(conn, "RELEASE group_write")
+    } else {
+        run(conn, "ROLLBACK TO group_write").and_then(|()| run(conn, "RELEASE group_write"))
+    };
+    match (result, end) {
+        (Ok(r), Ok(())) => Ok(r),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) => Err(e.into()),
+    }
+}
+
+/// Apply the migrations the database lacks, each in its own transaction with its version bump.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Helpers to read typed values out of rows, reporting the column on a bad value.
+pub(crate) mod col {
+    use super::StoreError;
+
+    /// Parse a stored string with `parse`, or report it as corrupt.
+    pub fn parse<T, E>(
+        what: &'static str,
+        value: String,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, StoreError> {
+        parse(&value).map_err(|_| StoreError::Corrupt { what, value })
+    }
+
+    /// Same, for an optional column.
+    pub fn parse_opt<T, E>(
+        what: &'static str,
+        value: Option<String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, StoreError> {
+        value.map(|v| self::parse(what, v, parse)).transpose()
+    }
+
+    /// An amount column.
+    pub fn amount(what: &'static str, cents: i64) -> Result<pagopa::Amount, StoreError> {
+        u64::try_from(cents)
+            .ok()
+            .and_then(|c| pagopa::Amount::from_cents(c).ok())
+            .ok_or(StoreError::Corrupt {
+                what,
+                value: cents.to_string(),
+            })
+    }
+
+    /// An amount as stored.
+    pub fn cents(a: pagopa::Amount) -> i64 {
+        // Amount::MAX (99 999 999 999) fits in i64 with room to spare.
+        a.cents() as i64
+    }
+}
+
+/// A fresh store in a directory of its own under the system temp dir, for unit tests.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::Store;
+
+    /// A store at `<tmp>/channel-adapter-unit-<name>-<pid>/adapter.db`, emptied first.
+    pub fn temp_store(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!(
+            "channel-adapter-unit-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Store::open(&dir.join("adapter.db")).expect("open store")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "channel-adapter-store-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir.join("adapter.db")
+    }
+
+    fn tables(store: &Store) -> Vec<String> {
+        store
+            .read(|c| {
+                let mut st = c.prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+                )?;
+                let names = st
+                    .query_map([], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()?;
+                Ok(names)
+            })
+            .expect("tables")
+    }
+
+    #[test]
+    fn migrates_an_empty_database_and_reopens_idempotently() {
+        let path = temp_db("migrate");
+        let store = Store::open(&path).expect("open");
+        assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
+        let expected = ["devices", "nodo_calls", "outcome_outbox", "payments"];
+        assert_eq!(tables(&store), expected);
+        let mode: String = store
+            .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))
+            .expect("journal mode");
+        assert_eq!(mode, "wal");
+        drop(store);
+        let again = Store::open(&path).expect("reopen");
+        assert_eq!(again.schema_version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(tables(&again), expected);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let path = temp_db("newer");
+        drop(Store::open(&path).expect("open"));
+        let conn = Connection::open(&path).expect("raw open");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("bump");
+        drop(conn);
+        let err = Store::open(&path).expect_err("too new");
+        assert_eq!(err.code(), "STORE_SCHEMA_TOO_NEW");
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_version_alone() {
+        let path = temp_db("failed");
+        let mut conn = Connection::open(&path).expect("raw open");
+        // A table in the way makes migration 1 fail half-way; nothing of it may remain.
+        conn.execute_batch("CREATE TABLE payments (x INTEGER);")
+            .expect("obstacle");
+        assert!(migrate(&mut conn).is_err());
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, 0);
+        let devices: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'devices'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(devices, 0, "the migration's transaction was rolled back");
+    }
+
+    #[test]
+    fn synced_writes_share_flushes_and_all_reach_the_disk() {
+        let store = Arc::new(Store::open(&temp_db("group")).expect("open"));
+        let WriteCounts {
+            commits: c0,
+            flushes: f0,
+            ..
+        } = store.write_counts();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        store
+                            .write_synced(|c| {
+                                c.execute(
+                                    "INSERT INTO devices (name, comune, kind, credential_salt,
+                                         credential_hash, created_at)
+                                     VALUES (?1, '02438750586', 'kiosk', zeroblob(16), zeroblob(32), 0)",
+                                    [format!("d-{t}-{i}")],
+                                )?;
+                                Ok(())
+                            })
+                            .expect("write");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let WriteCounts {
+            commits, flushes, ..
+        } = store.write_counts();
+        assert!(
+            (1..=200).contains(&(commits - c0)),
+            "grouped: {}",
+            commits - c0
+        );
+        assert!(flushes > f0, "synced writes flush");
+        assert!(
+            flushes - f0 <= commits - c0,
+            "never more flushes than commits ({} for {})",
+            flushes - f0,
+            commits - c0
+        );
+        assert!(
+            lock(&store.flush.state).flushed >= store.flush.committed.load(Ordering::Acquire),
+            "every commit is flushed"
+        );
+        let n: i64 = store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM devices", [], |r| r.get(0))?))
+            .expect("count");
+        assert_eq!(n, 200);
+
+        // Without flushes.
+        let normal = Store::open_with(&temp_db("normal"), Sync::Normal).expect("open");
+        let before = normal.write_counts().flushes;
+        normal.write_synced(|_| Ok(())).expect("write");
+        assert_eq!(
+            normal.write_counts().flushes,
+            before,
+            "Sync::Normal never flushes"
+        );
+    }
+
+    #[test]
+    fn a_failing_write_rolls_back_alone_in_its_group() {
+        let store = Arc::new(Store::open(&temp_db("group-fail")).expect("open"));
+        let insert = |name: String| {
+            move |c: &mut Connection| {
+                c.execute(
+                    "INSERT INTO devices (name, comune, kind, credential_salt, credential_hash,
+                         created_at)
+                     VALUES (?1, '02438750586', 'kiosk', zeroblob(16), zeroblob(32), 0)",
+                    [name],
+                )?;
+                Ok(())
+            }
+        };
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    let mut failures = 0;
+                    for i in 0..20 {
+                        // Every write of thread 0 inserts and then fails: none may remain.
+                        let r = if t == 0 {
+                            store.write(|c| {
+                                insert(format!("bad-{i}"))(c)?;
+                                Err::<(), _>(StoreError::DeviceNameTaken("x".into()))
+                            })
+                        } else {
+                            store.write(insert(format!("ok-{t}-{i}")))
+                        };
+                        failures += usize::from(r.is_err());
+                    }
+                    failures
+                })
+            })
+            .collect();
+        let failures: Vec<usize> = threads
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        assert_eq!(failures, [20, 0, 0, 0, 0, 0]);
+        let (good, bad): (i64, i64) = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FILTER (WHERE name LIKE 'ok-%'),
+                            count(*) FILTER (WHERE name LIKE 'bad-%') FROM devices",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?)
+            })
+            .expect("count");
+        assert_eq!((good, bad), (100, 0));
+    }
+
+    #[tokio::test]
+    async fn call_runs_off_the_runtime() {
+        let store = Arc::new(Store::open(&temp_db("call")).expect("open"));
+        let v = store.call(|s| s.schema_version()).await.expect("call");
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+}

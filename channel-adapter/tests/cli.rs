@@ -1,0 +1,236 @@
+//! The binary: `device add|list|revoke` against a temporary store, `check-config`, and `serve`
+//! end to end (a credential from `device add` works over TCP until `device revoke`).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use common::{TempDir, call, config_toml};
+
+const BIN: &str = env!("CARGO_BIN_EXE_channel-adapter");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("CHANNEL_ADAPTER_CONFIG")
+        .output()
+        .expect("run channel-adapter")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn add(store: &Path, name: &str, kind: &str) -> String {
+    let store = store.to_str().expect("utf-8 path");
+    let o = run(&[
+        "device",
+        "add",
+        "--store",
+        store,
+        "--name",
+        name,
+        "--comune",
+        "02438750586",
+        "--kind",
+        kind,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let credential = out.trim().to_owned();
+    assert!(
+        credential.starts_with("ca1."),
+        "stdout is only the credential: {out:?}"
+    );
+    assert!(
+        stderr(&o).contains("shown"),
+        "the operator is told it is shown once"
+    );
+    credential
+}
+
+#[test]
+fn device_add_list_revoke() {
+    let dir = TempDir::new("cli-devices");
+    let store = dir.join("adapter.db");
+    let s = store.to_str().expect("utf-8 path");
+    let c1 = add(&store, "roma-anagrafe-kiosk-1", "kiosk");
+    let c2 = add(&store, "roma-tributi-counter-1", "counter");
+    assert_ne!(c1, c2);
+
+    let o = run(&["device", "list", "--store", s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON list");
+    assert_eq!(list[0]["name"], "roma-anagrafe-kiosk-1");
+    assert_eq!(list[0]["kind"], "kiosk");
+    assert_eq!(list[1]["kind"], "counter");
+    assert_eq!(list[0]["comune"], "02438750586");
+    assert!(list[0]["revoked_at"].is_null());
+    // The credential is never shown again.
+    assert!(!stdout(&o).contains(&c1[6..]));
+
+    let o = run(&["device", "revoke", "--store", s, "roma-anagrafe-kiosk-1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["device", "list", "--store", s]);
+    let table = stdout(&o);
+    assert!(table.contains("roma-anagrafe-kiosk-1"), "{table}");
+    assert!(table.contains("revoked"), "{table}");
+    assert!(table.contains("active"), "{table}");
+
+    // Errors: a duplicate name, a bad comune, an unknown device; each exits non-zero.
+    let dup = run(&[
+        "device",
+        "add",
+        "--store",
+        s,
+        "--name",
+        "roma-tributi-counter-1",
+        "--comune",
+        "02438750586",
+        "--kind",
+        "counter",
+    ]);
+    assert!(!dup.status.success());
+    assert!(stderr(&dup).contains("already exists"), "{}", stderr(&dup));
+    let bad = run(&[
+        "device",
+        "add",
+        "--store",
+        s,
+        "--name",
+        "x",
+        "--comune",
+        "02438750587",
+        "--kind",
+        "kiosk",
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("comune"), "{}", stderr(&bad));
+    let missing = run(&["device", "revoke", "--store", s, "nobody"]);
+    assert!(!missing.status.success());
+    let kind = run(&[
+        "device",
+        "add",
+        "--store",
+        s,
+        "--name",
+        "y",
+        "--comune",
+        "02438750586",
+        "--kind",
+        "atm",
+    ]);
+    assert!(!kind.status.success());
+}
+
+#[test]
+fn check_config_names_bad_keys() {
+    let dir = TempDir::new("cli-check");
+    let good = dir.join("good.toml");
+    std::fs::write(&good, config_toml("127.0.0.1:0", &dir.join("a.db"))).expect("write");
+    let o = run(&["check-config", "--config", good.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        config_toml("0.0.0.0:8443", &dir.join("a.db")).replace("pwdpwdpwd", "short"),
+    )
+    .expect("write");
+    let o = run(&["check-config", "--config", bad.to_str().expect("utf-8")]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("listen:") && err.contains("psp.password:"),
+        "{err}"
+    );
+}
+
+/// The server process, killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_end_to_end() {
+    let dir = TempDir::new("cli-serve");
+    let store = dir.join("adapter.db");
+    let config = dir.join("adapter.toml");
+    std::fs::write(&config, config_toml("127.0.0.1:0", &store)).expect("write config");
+    let credential = add(&store, "kiosk-1", "kiosk");
+
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config", config.to_str().expect("utf-8")])
+        .env("CHANNEL_ADAPTER_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn server");
+    let out = child.stdout.take().expect("stdout");
+    let server = Server(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("join")
+    .expect("read the listening line");
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("address");
+
+    let r = call(addr, &credential, "POST", "/v1/heartbeat", Some("{}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["device"]["name"], "kiosk-1");
+    let r = call(addr, "ca1.1.00", "POST", "/v1/heartbeat", Some("{}")).await;
+    assert_eq!(r.error_code(), "INVALID_CREDENTIAL");
+
+    // Revoking from the command line takes effect at once on the running server.
+    let o = run(&[
+        "device",
+        "revoke",
+        "--store",
+        store.to_str().expect("utf-8"),
+        "kiosk-1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = call(addr, &credential, "POST", "/v1/heartbeat", Some("{}")).await;
+    assert_eq!((r.status, r.error_code().as_str()), (401, "DEVICE_REVOKED"));
+
+    let r = common::http(addr, "GET", "/v1/openapi.json", &[], None).await;
+    assert_eq!(r.json()["info"]["version"], "1.0.0");
+    let metrics = common::http(addr, "GET", "/metrics", &[], None)
+        .await
+        .text();
+    assert!(metrics.contains("channel_adapter_build_info"), "{metrics}");
+    drop(server);
+}
+
+#[test]
+fn serve_refuses_an_invalid_configuration() {
+    let dir = TempDir::new("cli-serve-bad");
+    let config = dir.join("adapter.toml");
+    std::fs::write(
+        &config,
+        config_toml("127.0.0.1:0", &dir.join("a.db"))
+            .replace("primitives = \"v2\"", "primitives = 2"),
+    )
+    .expect("write");
+    let o = run(&["serve", "--config", config.to_str().expect("utf-8")]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("nodo.primitives"), "{}", stderr(&o));
+}
