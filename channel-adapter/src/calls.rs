@@ -194,31 +194,10 @@ pub fn activated_info(config: &Config, a: &Activated, sent_at: Timestamp) -> Act
     }
 }
 
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
-
-/// 01:00 UTC on the last Sunday of `month` (March or October, both 31 days long), in Unix
-/// milliseconds: when Europe/Rome changes between CET and CEST.
-fn last_sunday_0100_utc(year: u16, month: u8) -> Option<i64> {
-    let last = Date::new(year, month, 31).ok()?;
-    // weekday: Monday = 1 … Sunday = 7; step back to the Sunday.
-    let days = last.days_since_epoch() - i64::from(last.weekday() % 7);
-    Some(days * DAY_MS + HOUR_MS)
-}
-
 /// The calendar day in Italy (Europe/Rome: UTC+1, UTC+2 in summer time) of instant `t`: the
 /// PSP's accounting day (`applicationDate`) is an Italian day, not a UTC one.
 pub fn rome_date(t: Timestamp) -> Option<Date> {
-    let ms = t.unix_millis();
-    let year = t.utc_date().ok()?.year();
-    let start = last_sunday_0100_utc(year, 3)?;
-    let end = last_sunday_0100_utc(year, 10)?;
-    let offset = if (start..end).contains(&ms) {
-        2 * HOUR_MS
-    } else {
-        HOUR_MS
-    };
-    Timestamp::from_unix_millis(ms + offset).utc_date().ok()
+    Date::rome_from_unix_millis(t.unix_millis()).ok()
 }
 
 #[cfg(test)]
@@ -252,13 +231,5 @@ mod tests {
         assert_eq!(day("2025-10-25T22:00:00Z"), "2025-10-26");
         // New Year's Eve in Rome starts at 23:00 UTC.
         assert_eq!(day("2025-12-31T23:00:00Z"), "2026-01-01");
-        assert_eq!(
-            last_sunday_0100_utc(2025, 3),
-            Some(at("2025-03-30T01:00:00Z").unix_millis())
-        );
-        assert_eq!(
-            last_sunday_0100_utc(2026, 10),
-            Some(at("2026-10-25T01:00:00Z").unix_millis())
-        );
     }
 }

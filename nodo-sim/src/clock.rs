@@ -9,49 +9,23 @@ use pagopa::{Date, DateTime};
 /// Milliseconds since 1970-01-01T00:00:00Z.
 pub type Millis = u64;
 
-const DAY_MS: u64 = 86_400_000;
-
-/// The UTC calendar date of `t` (`None` only beyond year 9999).
-fn utc_date(t: Millis) -> Option<Date> {
-    Date::from_days_since_epoch(i64::try_from(t / DAY_MS).ok()?).ok()
-}
-
-/// Milliseconds of 01:00 UTC on the last Sunday of `month` (3 or 10) of `year`: when Italy
-/// switches between CET and CEST.
-fn last_sunday_1am_utc(year: u16, month: u8) -> Option<Millis> {
-    let last_day = Date::new(year, month, 31).ok()?;
-    // ISO weekday: Sunday = 7, so `% 7` is the number of days back to Sunday.
-    let days = last_day.days_since_epoch() - i64::from(last_day.weekday() % 7);
-    Some(u64::try_from(days).ok()? * DAY_MS + 3_600_000)
+fn signed(t: Millis) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
 }
 
 /// Offset of Italian time from UTC at `t`, in milliseconds (CET +1 h, CEST +2 h; EU rules).
 pub fn rome_offset_ms(t: Millis) -> Millis {
-    let summer = utc_date(t).and_then(|d| {
-        let start = last_sunday_1am_utc(d.year(), 3)?;
-        let end = last_sunday_1am_utc(d.year(), 10)?;
-        Some((start..end).contains(&t))
-    });
-    if summer == Some(true) {
-        7_200_000
-    } else {
-        3_600_000
-    }
+    pagopa::date::rome_offset_ms(signed(t)).unsigned_abs()
 }
 
 /// Italian local date-time at `t`, whole seconds, without offset (as the Nodo writes it).
 pub fn rome_datetime(t: Millis) -> Option<DateTime> {
-    let local = t + rome_offset_ms(t);
-    let secs = (local % DAY_MS) / 1000;
-    let h = u8::try_from(secs / 3600).ok()?;
-    let m = u8::try_from(secs / 60 % 60).ok()?;
-    let s = u8::try_from(secs % 60).ok()?;
-    DateTime::new(utc_date(local)?, h, m, s).ok()
+    DateTime::rome_from_unix_millis(signed(t)).ok()
 }
 
 /// Italian local date at `t`.
 pub fn rome_date(t: Millis) -> Option<Date> {
-    utc_date(t + rome_offset_ms(t))
+    Date::rome_from_unix_millis(signed(t)).ok()
 }
 
 /// The wall clock, in milliseconds since the epoch.
@@ -72,7 +46,7 @@ mod tests {
         let h: u64 = s[11..13].parse().expect("h");
         let m: u64 = s[14..16].parse().expect("m");
         let sec: u64 = s[17..19].parse().expect("s");
-        u64::try_from(d.days_since_epoch()).expect("after 1970") * DAY_MS
+        u64::try_from(d.days_since_epoch()).expect("after 1970") * 86_400_000
             + (h * 3600 + m * 60 + sec) * 1000
     }
 

@@ -288,6 +288,63 @@ impl std::str::FromStr for DateTime {
     }
 }
 
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// 01:00 UTC on the last Sunday of `month` (March or October, both 31 days long) of `year`, in
+/// Unix milliseconds: when Italy switches between CET and CEST (EU rule).
+fn eu_switch_ms(year: u16, month: u8) -> Option<i64> {
+    let last = Date::new(year, month, 31).ok()?;
+    // ISO weekday: Monday 1 … Sunday 7, so `% 7` is the number of days back to the Sunday.
+    let days = last.days_since_epoch() - i64::from(last.weekday() % 7);
+    Some(days * DAY_MS + HOUR_MS)
+}
+
+/// The offset of Italian civil time (Europe/Rome) from UTC at the instant `unix_ms`, in
+/// milliseconds: one hour (CET), two (CEST) from 01:00 UTC on the last Sunday of March to
+/// 01:00 UTC on the last Sunday of October.
+///
+/// pagoPA's dates are Italian: the PSP's accounting day (`applicationDate`), the Nodo's
+/// receipt times, what a receipt prints. The caller supplies the instant; nothing here reads
+/// a clock.
+pub fn rome_offset_ms(unix_ms: i64) -> i64 {
+    let summer = Date::from_days_since_epoch(unix_ms.div_euclid(DAY_MS))
+        .ok()
+        .and_then(|d| {
+            Some((eu_switch_ms(d.year(), 3)?..eu_switch_ms(d.year(), 10)?).contains(&unix_ms))
+        });
+    if summer == Some(true) {
+        2 * HOUR_MS
+    } else {
+        HOUR_MS
+    }
+}
+
+impl Date {
+    /// The Italian calendar day of the instant `unix_ms` (milliseconds since 1970-01-01 UTC).
+    pub fn rome_from_unix_millis(unix_ms: i64) -> Result<Date, DateError> {
+        let local = unix_ms.saturating_add(rome_offset_ms(unix_ms));
+        Date::from_days_since_epoch(local.div_euclid(DAY_MS))
+    }
+}
+
+impl DateTime {
+    /// The Italian local date-time of the instant `unix_ms`, in whole seconds and without an
+    /// offset, as the Nodo writes it (`2026-11-27T10:45:12`).
+    pub fn rome_from_unix_millis(unix_ms: i64) -> Result<DateTime, DateError> {
+        let local = unix_ms.saturating_add(rome_offset_ms(unix_ms));
+        let date = Date::from_days_since_epoch(local.div_euclid(DAY_MS))?;
+        let secs = local.rem_euclid(DAY_MS) / 1000;
+        // The remainder bounds each part, so the narrowing is exact.
+        DateTime::new(
+            date,
+            (secs / 3600) as u8,
+            (secs / 60 % 60) as u8,
+            (secs % 60) as u8,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,5 +415,40 @@ mod tests {
             DateTime::parse("2021-10-01T24:00:00"),
             Err(DateError::OutOfRange)
         );
+    }
+
+    #[test]
+    fn italian_civil_time_follows_the_eu_rule() {
+        let ms = |s: &str| {
+            let dt = DateTime::parse(s).expect("instant");
+            let (h, m, sec) = dt.hms();
+            dt.date().days_since_epoch() * DAY_MS
+                + i64::from(h) * HOUR_MS
+                + i64::from(m) * 60_000
+                + i64::from(sec) * 1000
+        };
+        let local = |s: &str| {
+            DateTime::rome_from_unix_millis(ms(s))
+                .expect("local")
+                .to_string()
+        };
+        // Winter: UTC+1; the day changes at 23:00 UTC.
+        assert_eq!(local("2026-11-27T09:45:12"), "2026-11-27T10:45:12");
+        assert_eq!(local("2026-12-31T23:30:00"), "2027-01-01T00:30:00");
+        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        assert_eq!(local("2026-03-29T00:59:59"), "2026-03-29T01:59:59");
+        assert_eq!(local("2026-03-29T01:00:00"), "2026-03-29T03:00:00");
+        assert_eq!(local("2026-10-25T00:59:59"), "2026-10-25T02:59:59");
+        assert_eq!(local("2026-10-25T01:00:00"), "2026-10-25T02:00:00");
+        assert_eq!(local("2026-07-14T22:30:00"), "2026-07-15T00:30:00");
+        assert_eq!(
+            Date::rome_from_unix_millis(ms("2026-07-14T22:30:00"))
+                .expect("day")
+                .to_string(),
+            "2026-07-15"
+        );
+        assert_eq!(rome_offset_ms(ms("2026-07-14T12:00:00")), 2 * HOUR_MS);
+        assert_eq!(rome_offset_ms(ms("2026-01-14T12:00:00")), HOUR_MS);
+        assert_eq!(rome_offset_ms(-1), HOUR_MS);
     }
 }
