@@ -1,0 +1,143 @@
+//! The sync worker: heartbeats, and the offline queue forwarded to the adapter.
+//!
+//! Every interval (and at once when woken) it sends a heartbeat; the answer, or its absence,
+//! is the agent's online state. When the adapter answers, queued offline payments go to it in
+//! the order they were taken, in batches of at most [`channel_api::OfflineBatchRequest::MAX_PAYMENTS`].
+//! The batch is journaled before it is sent; each item's key (`off-<flow>`) makes a resend after
+//! a lost answer harmless, so each payment is forwarded exactly once. An item refused for good
+//! becomes an exception in the flow (see [`crate::flow`]); one refused for a transient reason
+//! stops the batch there, to keep the order.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use channel_api::{HeartbeatRequest, OfflineBatchRequest, OfflinePayment};
+use tokio::sync::{Notify, oneshot, watch};
+
+use crate::adapter::AdapterClient;
+use crate::clock::Clock;
+use crate::core::Input;
+use crate::flow::FlowId;
+use crate::record::Record;
+
+async fn ask<T: Send + 'static>(
+    tx: &mpsc::Sender<Input>,
+    f: impl FnOnce(&mut crate::core::Core) -> T + Send + 'static,
+) -> Option<T> {
+    let (reply, answer) = oneshot::channel();
+    tx.send(Input::Job(Box::new(move |core| {
+        let _ = reply.send(f(core));
+    })))
+    .ok()?;
+    answer.await.ok()
+}
+
+/// One round: heartbeat, then the queue. Returns whether the adapter answered.
+pub async fn round(adapter: &AdapterClient, tx: &mpsc::Sender<Input>, clock: &dyn Clock) -> bool {
+    let queued = ask(tx, |core| core.ledger().offline_queue().len())
+        .await
+        .unwrap_or(0);
+    let hb = adapter
+        .heartbeat(&HeartbeatRequest {
+            agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            device_time: Some(clock.now()),
+            queued: u32::try_from(queued).ok(),
+        })
+        .await;
+    let online = !matches!(hb, Err(crate::flow::Failure::Unreachable { .. }));
+    let _ = tx.send(Input::Online(online, clock.now()));
+    if !online {
+        return false;
+    }
+    loop {
+        // Take the batch and journal it in one step on the executor.
+        let batch: Option<Vec<(FlowId, OfflinePayment)>> = ask(tx, |core| {
+            let items: Vec<(FlowId, OfflinePayment)> = core
+                .ledger()
+                .offline_queue()
+                .into_iter()
+                .take(OfflineBatchRequest::MAX_PAYMENTS)
+                .filter_map(|f| f.offline_payment().map(|p| (f.id.clone(), p)))
+                .collect();
+            if items.is_empty() {
+                return Some(items);
+            }
+            let record = Record::SyncBatch {
+                flows: items.iter().map(|(f, _)| f.clone()).collect(),
+            };
+            core.write(&record).ok()?;
+            let now = core.now();
+            core.ledger.note_sync(now);
+            Some(items)
+        })
+        .await
+        .flatten();
+        let Some(batch) = batch.filter(|b| !b.is_empty()) else {
+            return true;
+        };
+        let request = OfflineBatchRequest {
+            payments: batch.iter().map(|(_, p)| p.clone()).collect(),
+        };
+        match adapter.offline_batch(&request).await {
+            Ok(response) => {
+                let mut stop = false;
+                for (flow, payment) in &batch {
+                    let Some(result) = response
+                        .results
+                        .iter()
+                        .find(|r| r.client_key == payment.client_key)
+                    else {
+                        stop = true;
+                        continue;
+                    };
+                    if result.payment.is_none() && result.error.as_ref().is_none_or(|e| e.retryable)
+                    {
+                        stop = true;
+                    }
+                    let _ = tx.send(Input::Forwarded {
+                        flow: flow.clone(),
+                        result: result.clone(),
+                    });
+                }
+                if stop {
+                    return true;
+                }
+                // Let the executor apply the results before the next batch is taken.
+                let _ = ask(tx, |_| ()).await;
+            }
+            Err(crate::flow::Failure::Unreachable { detail }) => {
+                tracing::info!(%detail, "offline batch not answered: will resend the same");
+                let _ = tx.send(Input::Online(false, clock.now()));
+                return false;
+            }
+            Err(crate::flow::Failure::Refused { error }) => {
+                tracing::warn!(code = %error.code, "offline batch refused as a whole");
+                return true;
+            }
+        }
+    }
+}
+
+/// Run until `stop` turns true.
+pub async fn run(
+    adapter: AdapterClient,
+    tx: mpsc::Sender<Input>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        round(&adapter, &tx, clock.as_ref()).await;
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = wake.notified() => {}
+            r = stop.changed() => {
+                if r.is_err() || *stop.borrow() {
+                    return;
+                }
+            }
+        }
+    }
+}

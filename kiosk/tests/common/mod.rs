@@ -1,0 +1,399 @@
+//! Shared test harness: the real channel adapter (in-process, SQLite, its own SOAP client) in
+//! front of the real Nodo simulator (in-process HTTP server), a switch that makes the adapter
+//! unreachable, agent configurations, and a small HTTP/1.1 client for the agent's local API.
+//! Everything between the agent, the adapter and the Nodo is real HTTP on loopback.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
+use channel_adapter::ambient::{Clock as _, OsRandom, SystemClock};
+use channel_adapter::nodo::NodoClient;
+use channel_api::DeviceKind;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kiosk-it-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A payable notice of the demo catalogue.
+#[derive(Debug, Clone)]
+pub struct SampleNotice {
+    pub notice_number: String,
+    pub fiscal_code: String,
+    pub amount_cents: u64,
+}
+
+impl SampleNotice {
+    pub fn qr(&self) -> String {
+        format!(
+            "PAGOPA|002|{}|{}|{}",
+            self.notice_number, self.fiscal_code, self.amount_cents
+        )
+    }
+}
+
+/// The adapter, the Nodo, and the switch.
+pub struct Backend {
+    pub addr: SocketAddr,
+    pub kiosk_credential: String,
+    pub counter_credential: String,
+    pub down: Arc<AtomicBool>,
+    pub notices: Vec<SampleNotice>,
+    pub store: Arc<channel_adapter::store::Store>,
+    pub nodo: nodo_sim::Simulator,
+    task: tokio::task::JoinHandle<()>,
+    _dir: TempDir,
+}
+
+impl Backend {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Make the adapter unreachable (a 503 without the catalogue's body, as a proxy would) or
+    /// reachable again.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+const ADAPTER_TOML: &str = r#"
+listen = "127.0.0.1:0"
+store_path = "STORE"
+check_digits = "lenient"
+
+[psp]
+id_psp = "70000000001"
+id_broker_psp = "70000000001"
+id_channel = "70000000001_01"
+password = "pwdpwdpwd"
+subscription_key = "nodo-sim-key"
+fiscal_code = "70000000001"
+
+[nodo]
+url = "NODO_URL"
+primitives = "v2"
+token_lifetime_secs = 600
+
+[fees.kiosk]
+card = 120
+
+[fees.counter]
+card = 100
+cash = [{ up_to_cents = 5000, fee_cents = 100 }, { fee_cents = 150 }]
+"#;
+
+/// Start the Nodo simulator and the adapter on free loopback ports.
+pub async fn backend() -> Backend {
+    let today = pagopa::Date::from_days_since_epoch((now_ms() / 86_400_000) as i64).expect("today");
+    let catalogue = nodo_sim::demo::catalogue(7, today).expect("catalogue");
+    let notices: Vec<SampleNotice> = catalogue
+        .notices()
+        .iter()
+        .filter(|n| n.notice.status == nodo_sim::catalogue::NoticeStatus::Open)
+        .filter(|n| n.notice.amount().cents() < 5000)
+        .take(20)
+        .map(|n| SampleNotice {
+            notice_number: n.notice_number.as_str().to_owned(),
+            fiscal_code: n.creditor.as_str().to_owned(),
+            amount_cents: n.notice.amount().cents(),
+        })
+        .collect();
+    assert!(notices.len() >= 5, "the demo catalogue has open notices");
+    let sim_config = nodo_sim::Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        seed: Some(7),
+        catalogue_data: Some(catalogue),
+        ..nodo_sim::Config::default()
+    };
+    let nodo = nodo_sim::Simulator::start(sim_config)
+        .await
+        .expect("nodo-sim starts");
+
+    let dir = TempDir::new("adapter");
+    let store_path = dir.join("adapter.db");
+    let text = ADAPTER_TOML
+        .replace("STORE", &store_path.display().to_string())
+        .replace("NODO_URL", &nodo.endpoint());
+    let config = Arc::new(
+        channel_adapter::config::Config::from_toml(&text, Vec::<(String, String)>::new())
+            .expect("adapter config"),
+    );
+    let store = Arc::new(channel_adapter::store::Store::open(&store_path).expect("store"));
+    let now = SystemClock.now();
+    let kiosk = channel_adapter::devices::add(
+        &store,
+        "test-kiosk",
+        "00085240950",
+        DeviceKind::Kiosk,
+        &OsRandom,
+        now,
+    )
+    .expect("kiosk device");
+    let counter = channel_adapter::devices::add(
+        &store,
+        "test-counter",
+        "00085240950",
+        DeviceKind::Counter,
+        &OsRandom,
+        now,
+    )
+    .expect("counter device");
+    let client: Arc<dyn NodoClient> = Arc::new(
+        channel_adapter::nodo::http::HttpNodoClient::from_config(&config).expect("nodo client"),
+    );
+    let state = channel_adapter::app_state(
+        config,
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        Some(client),
+    );
+    let down = Arc::new(AtomicBool::new(false));
+    let switch = Arc::clone(&down);
+    let app = channel_adapter::api::router(state).layer(middleware::from_fn(
+        move |req: Request, next: Next| {
+            let switch = Arc::clone(&switch);
+            async move {
+                if switch.load(Ordering::SeqCst) {
+                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "upstream down")
+                        .into_response();
+                }
+                next.run(req).await
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Backend {
+        addr,
+        kiosk_credential: kiosk.credential,
+        counter_credential: counter.credential,
+        down,
+        notices,
+        store,
+        nodo,
+        task,
+        _dir: dir,
+    }
+}
+
+/// A PIN hash made once (Argon2 is slow in debug builds).
+pub fn pin_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| kiosk::auth::hash_pin("2468").expect("hash"))
+}
+
+/// An agent configuration with simulated devices.
+pub fn agent_toml(mode: &str, url: &str, credential: &str, journal: &Path) -> String {
+    format!(
+        r#"
+mode = "{mode}"
+name = "test-{mode}"
+listen = "127.0.0.1:0"
+journal_path = "{journal}"
+check_digits = "lenient"
+location = "Via del Tritone 142, Roma"
+
+[adapter]
+url = "{url}"
+credential = "{credential}"
+timeout_ms = 5000
+connect_timeout_ms = 1000
+sync_interval_ms = 200
+
+[comune]
+fiscal_code = "00085240950"
+name = "Comune di Test"
+
+[receipt]
+psp_name = "Intermediario di test"
+psp_fiscal_code = "70000000001"
+
+[timeouts]
+screen_secs = 30
+done_secs = 5
+last_result_retry_ms = 200
+card_result_secs = 5
+
+[offline]
+max_payment_cents = 20000
+max_outstanding_cents = 50000
+cash_fee = [{{ up_to_cents = 5000, fee_cents = 100 }}, {{ fee_cents = 150 }}]
+
+[devices]
+scanner = "sim"
+printer = "sim"
+terminal = "sim"
+
+[[operators]]
+id = "mrossi"
+name = "Mario Rossi"
+pin_hash = "{pin}"
+
+[demo]
+samples = [{{ label = "TARI", payload = "PAGOPA|002|300715700000000032|00085240950|1500" }}]
+"#,
+        journal = journal.display(),
+        pin = pin_hash(),
+    )
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request (`Connection: close`), optional session token and JSON body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Answer {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    match body {
+        Some(b) => req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
+            b.len()
+        )),
+        None => req.push_str("Content-Length: 0\r\n\r\n"),
+    }
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let rest = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked { dechunk(&rest) } else { rest };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&rest[..eol]).unwrap_or("0").trim(), 16)
+                .unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+        rest = &rest[eol + 2 + size + 2..];
+    }
+    out
+}
+
+/// Poll `GET /api/state` until `pred` holds (or fail after `secs`).
+pub async fn wait_for(
+    addr: SocketAddr,
+    secs: u64,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = http(addr, "GET", "/api/state", None, None).await.json();
+        if pred(&v) {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}; last state: {v}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Wait for a screen.
+pub async fn screen(addr: SocketAddr, name: &str) -> Value {
+    wait_for(addr, 15, name, |v| v["screen"] == name).await
+}
