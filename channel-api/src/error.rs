@@ -205,6 +205,14 @@ catalogue! {
     DuplicatePayment = "DUPLICATE_PAYMENT", 409, retry: false,
         it: "Avviso già pagato altrove: questo pagamento sarà rimborsato.",
         en: "The notice was already paid elsewhere: this payment will be refunded.";
+    /// A closing lists too many payments.
+    ClosingTooLarge = "CLOSING_TOO_LARGE", 413, retry: false,
+        it: "Chiusura di cassa con troppi pagamenti. Rivolgersi all'assistenza.",
+        en: "The cash closing lists too many payments. Please contact support.";
+    /// A different resolution was already recorded for the payment.
+    ResolutionConflict = "RESOLUTION_CONFLICT", 409, retry: false,
+        it: "Per questo pagamento è già stata registrata una soluzione diversa.",
+        en: "A different resolution has already been recorded for this payment.";
     /// Something failed inside the adapter.
     InternalError = "INTERNAL_ERROR", 500, retry: true,
         it: "Errore interno del servizio di pagamento. Riprovare più tardi.",

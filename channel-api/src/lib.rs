@@ -43,11 +43,15 @@ pub mod paths {
     pub const PAYMENT: &str = "/v1/payments/{id}";
     /// `POST`: report how the payment went.
     pub const OUTCOME: &str = "/v1/payments/{id}/outcome";
+    /// `POST`: how the staff resolved a payment in an exception state.
+    pub const RESOLUTION: &str = "/v1/payments/{id}/resolution";
     /// `POST`: payments taken offline.
     pub const OFFLINE_BATCHES: &str = "/v1/offline-batches";
+    /// `POST`: the device's daily closing; `GET`: its closings of a day.
+    pub const CLOSINGS: &str = "/v1/closings";
 
     /// Every path of the device API (all under `/v1`).
-    pub const ALL: [&str; 7] = [
+    pub const ALL: [&str; 9] = [
         OPENAPI,
         HEARTBEAT,
         VERIFY,
@@ -55,6 +59,8 @@ pub mod paths {
         PAYMENT,
         OUTCOME,
         OFFLINE_BATCHES,
+        CLOSINGS,
+        RESOLUTION,
     ];
 }
 

@@ -675,3 +675,206 @@ impl OfflineItemResult {
         }
     }
 }
+
+/// The count and the sum of the payments taken with one tender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TenderTotal {
+    /// How many payments.
+    pub count: u32,
+    /// Their totals (amount plus fee), in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub cents: Amount,
+}
+
+/// The day's totals per tender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ClosingTotals {
+    /// Cash.
+    pub cash: TenderTotal,
+    /// Card.
+    pub card: TenderTotal,
+}
+
+/// One payment the device counts in its day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosingItem {
+    /// The device's key of the payment (the one that opened it or queued it offline).
+    pub client_key: ClientKey,
+    /// How it was paid.
+    pub tender: Tender,
+    /// What the citizen paid (amount plus fee), in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub total: Amount,
+}
+
+/// `POST /v1/closings`: the device's daily cash closing, for the adapter to check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosingRequest {
+    /// The Italian calendar day closed.
+    #[serde(with = "crate::wire::date")]
+    pub day: Date,
+    /// The device's totals per tender.
+    pub totals: ClosingTotals,
+    /// The cash the drawer should hold, in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub expected_cash: Amount,
+    /// The cash the staff counted, in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub counted_cash: Amount,
+    /// The payments the device counts, at most [`ClosingRequest::MAX_ITEMS`].
+    pub payments: Vec<ClosingItem>,
+}
+
+impl ClosingRequest {
+    /// The most payments one closing may list.
+    pub const MAX_ITEMS: usize = 10_000;
+}
+
+/// Whether the adapter's record of the day matches the device's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosingVerdict {
+    /// Same payments, same amounts, same totals.
+    Agree,
+    /// Something differs: see the differences.
+    Mismatch,
+}
+
+impl ClosingVerdict {
+    /// The name on the wire and on disk.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosingVerdict::Agree => "agree",
+            ClosingVerdict::Mismatch => "mismatch",
+        }
+    }
+}
+
+/// A payment both sides count with different tender or total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosingAmountDifference {
+    /// The payment.
+    pub client_key: ClientKey,
+    /// The device's tender.
+    pub device_tender: Tender,
+    /// The device's total, in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub device_total: Amount,
+    /// The adapter's tender.
+    pub adapter_tender: Tender,
+    /// The adapter's total, in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub adapter_total: Amount,
+}
+
+/// The adapter's answer to a closing (also an entry of `GET /v1/closings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closing {
+    /// The day.
+    #[serde(with = "crate::wire::date")]
+    pub day: Date,
+    /// 1 for the first closing of the day, then one more for each closing with other data.
+    pub revision: u32,
+    /// The device's totals, as sent.
+    pub device_totals: ClosingTotals,
+    /// The cash the drawer should hold, as sent, in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub expected_cash: Amount,
+    /// The cash counted, as sent, in cents.
+    #[serde(with = "crate::wire::cents")]
+    pub counted_cash: Amount,
+    /// The adapter's totals for the device and day.
+    pub adapter_totals: ClosingTotals,
+    /// The verdict.
+    pub verdict: ClosingVerdict,
+    /// Payments the device counts that the adapter does not.
+    #[serde(default)]
+    pub missing_at_adapter: Vec<ClientKey>,
+    /// Payments the adapter counts that the device does not.
+    #[serde(default)]
+    pub missing_at_device: Vec<ClientKey>,
+    /// Payments both count, differently.
+    #[serde(default)]
+    pub amount_differences: Vec<ClosingAmountDifference>,
+    /// When the adapter recorded this revision.
+    pub recorded_at: Timestamp,
+}
+
+/// `GET /v1/closings?day=`: the device's closings of a day, oldest revision first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosingList {
+    /// The revisions.
+    pub closings: Vec<Closing>,
+}
+
+/// `POST /v1/payments/{id}/resolution`: how the staff resolved a payment in an exception state
+/// (`late_accepted`, `refund_due`, `needs_attention`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "resolution", rename_all = "snake_case")]
+pub enum ResolutionRequest {
+    /// The citizen got the money back; only for `refund_due`, which becomes `refunded`.
+    Refunded {
+        /// How the money was given back.
+        tender: Tender,
+        /// How much, in cents: at least 1, at most what was paid (amount plus fee).
+        #[serde(with = "crate::wire::cents")]
+        amount: Amount,
+        /// Staff's note, at most [`ResolutionRequest::MAX_NOTE`] characters.
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Nothing more will be done (e.g. the creditor refunds the citizen itself).
+    WrittenOff {
+        /// Staff's note, at most [`ResolutionRequest::MAX_NOTE`] characters.
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Resolved otherwise, as the note says.
+    Other {
+        /// What was done, 1 to [`ResolutionRequest::MAX_NOTE`] characters.
+        note: String,
+    },
+}
+
+impl ResolutionRequest {
+    /// The longest note, in characters.
+    pub const MAX_NOTE: usize = 200;
+
+    /// The resolution's name on the wire and on disk (`refunded`, `written_off`, `other`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ResolutionRequest::Refunded { .. } => "refunded",
+            ResolutionRequest::WrittenOff { .. } => "written_off",
+            ResolutionRequest::Other { .. } => "other",
+        }
+    }
+
+    /// The staff's note, if any.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            ResolutionRequest::Refunded { note, .. } | ResolutionRequest::WrittenOff { note } => {
+                note.as_deref()
+            }
+            ResolutionRequest::Other { note } => Some(note),
+        }
+    }
+}
+
+/// A recorded resolution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentResolution {
+    /// What the staff did.
+    #[serde(flatten)]
+    pub resolution: ResolutionRequest,
+    /// When the adapter recorded it.
+    pub resolved_at: Timestamp,
+}
+
+/// The answer to a resolution: the payment as it now is, and the resolution recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolutionResponse {
+    /// The payment (`refunded` after a refund; otherwise its exception state, now resolved).
+    pub payment: Payment,
+    /// The resolution, as first recorded.
+    pub resolution: PaymentResolution,
+}

@@ -192,3 +192,63 @@ fn offline_batch_limit_is_documented() {
         OfflineBatchRequest::MAX_PAYMENTS
     );
 }
+
+#[test]
+fn closing_and_resolution_shapes_match_the_document() {
+    let doc = doc();
+    let verdicts: BTreeSet<String> = [
+        channel_api::ClosingVerdict::Agree,
+        channel_api::ClosingVerdict::Mismatch,
+    ]
+    .iter()
+    .map(|v| v.as_str().to_owned())
+    .collect();
+    assert_eq!(enum_values(&doc, "ClosingVerdict"), verdicts);
+    let kinds: BTreeSet<String> =
+        doc["components"]["schemas"]["ResolutionRequest"]["properties"]["resolution"]["enum"]
+            .as_array()
+            .expect("resolution kinds")
+            .iter()
+            .map(|v| v.as_str().expect("string").to_owned())
+            .collect();
+    let refund: channel_api::ResolutionRequest = serde_json::from_str(
+        r#"{"resolution":"refunded","tender":"cash","amount":4100,"note":"allo sportello"}"#,
+    )
+    .expect("a refund");
+    assert_eq!(refund.note(), Some("allo sportello"));
+    let samples = [
+        refund,
+        serde_json::from_str(r#"{"resolution":"written_off"}"#).expect("a write-off"),
+        serde_json::from_str(r#"{"resolution":"other","note":"x"}"#).expect("other"),
+    ];
+    let sent: BTreeSet<String> = samples.iter().map(|r| r.kind().to_owned()).collect();
+    assert_eq!(kinds, sent);
+    for r in &samples {
+        let json = serde_json::to_value(r).expect("serializes");
+        assert_eq!(json["resolution"], r.kind());
+        let back: channel_api::ResolutionRequest =
+            serde_json::from_value(json).expect("round-trips");
+        assert_eq!(&back, r);
+    }
+    assert!(
+        serde_json::from_str::<channel_api::ResolutionRequest>(
+            r#"{"resolution":"refunded","tender":"cash","amount":41.00}"#
+        )
+        .is_err(),
+        "amounts are integer cents"
+    );
+    assert!(
+        serde_json::from_str::<channel_api::ResolutionRequest>(r#"{"resolution":"other"}"#)
+            .is_err(),
+        "other needs a note"
+    );
+    let closing: channel_api::ClosingRequest = serde_json::from_str(
+        r#"{"day":"2025-03-01","totals":{"cash":{"count":1,"cents":4100},"card":{"count":0,"cents":0}},
+            "expected_cash":4100,"counted_cash":4000,
+            "payments":[{"client_key":"pay-cash-0001","tender":"cash","total":4100}]}"#,
+    )
+    .expect("a closing");
+    assert_eq!(closing.day.to_string(), "2025-03-01");
+    assert_eq!(closing.counted_cash.cents(), 4000);
+    assert_eq!(closing.payments[0].total.cents(), 4100);
+}

@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use channel_api::{
-    ActivateRequest, ErrorBody, HeartbeatRequest, HeartbeatResponse, OfflineBatchRequest,
-    OfflineBatchResponse, OutcomeRequest, Payment, PaymentId, PaymentList, VerifyRequest,
-    VerifyResponse, paths,
+    ActivateRequest, Closing, ClosingRequest, ErrorBody, HeartbeatRequest, HeartbeatResponse,
+    OfflineBatchRequest, OfflineBatchResponse, OutcomeRequest, Payment, PaymentId, PaymentList,
+    ResolutionRequest, ResolutionResponse, VerifyRequest, VerifyResponse, paths,
 };
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::{Method, Request, StatusCode, header};
@@ -328,6 +328,22 @@ impl AdapterClient {
     ) -> Result<OfflineBatchResponse, Failure> {
         self.call(Method::POST, paths::OFFLINE_BATCHES, Some(req))
             .await
+    }
+
+    /// `POST /v1/closings`: the day's closing, checked by the adapter (the same body again gets
+    /// the same answer).
+    pub async fn closing(&self, req: &ClosingRequest) -> Result<Closing, Failure> {
+        self.call(Method::POST, paths::CLOSINGS, Some(req)).await
+    }
+
+    /// `POST /v1/payments/{id}/resolution`: how staff resolved an exception (idempotent).
+    pub async fn resolution(
+        &self,
+        id: &PaymentId,
+        req: &ResolutionRequest,
+    ) -> Result<ResolutionResponse, Failure> {
+        let path = paths::RESOLUTION.replace("{id}", id.as_str());
+        self.call(Method::POST, &path, Some(req)).await
     }
 
     /// `POST /v1/heartbeat`.

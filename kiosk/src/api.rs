@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use channel_api::{PaymentState, Tender, Timestamp};
+use channel_api::{Tender, Timestamp};
 use pagopa::{Amount, Date};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -653,7 +653,12 @@ async fn resolve(
         return Err(ApiError::bad("action: a lowercase word such as refunded"));
     }
     let flow = FlowId::parse(&id).ok_or_else(|| ApiError::not_found("exception"))?;
-    api.act(Action::Resolve(flow, action), Some(op.id)).await
+    let view = api.act(Action::Resolve(flow, action), Some(op.id)).await?;
+    // Journaled: now tell the adapter, without keeping staff waiting; if it does not answer,
+    // the sync worker tells it later.
+    let (adapter, tx) = (api.adapter.clone(), api.tx.clone());
+    tokio::spawn(async move { crate::sync::report_resolutions(&adapter, &tx).await });
+    Ok(view)
 }
 
 async fn closing_summary(
@@ -693,36 +698,55 @@ struct ClosingBody {
     day: Option<String>,
 }
 
-/// The adapter's totals (cash, card) for this station's payments among `ids`.
-fn adapter_totals(list: &channel_api::PaymentList, ids: &[String]) -> (u64, u64) {
-    let mut cash = 0;
-    let mut card = 0;
-    for p in &list.payments {
-        let ours = ids
-            .iter()
-            .any(|k| k == p.client_key.as_str() || k == p.id.as_str());
-        let paid = matches!(
-            p.state,
-            PaymentState::Confirmed
-                | PaymentState::OutcomePending
-                | PaymentState::LateAccepted
-                | PaymentState::OfflineQueued
-        ) && matches!(
-            p.outcome.as_ref().map(|o| &o.report),
-            Some(channel_api::OutcomeRequest::Ok { .. })
-        );
-        if ours && paid {
-            let paid_with = match p.outcome.as_ref().map(|o| &o.report) {
-                Some(channel_api::OutcomeRequest::Ok { paid_with, .. }) => paid_with.tender(),
-                _ => p.tender,
+/// The closing as journaled: the station's figures and the adapter's verdict on them, or
+/// `unavailable` when the adapter did not answer (the sync worker sends it again).
+pub(crate) fn closing_record(
+    day: Date,
+    operator: &str,
+    counted: Amount,
+    totals: &crate::ledger::DayTotals,
+    answer: Result<channel_api::Closing, crate::flow::Failure>,
+) -> ClosingRecord {
+    let mut record = ClosingRecord {
+        day: day.to_string(),
+        operator: operator.to_owned(),
+        counted_cents: counted.cents(),
+        expected_cents: totals.expected_cash_cents(),
+        card_cents: totals.card_cents,
+        payments: totals.card_count + totals.cash_count,
+        adapter: "unavailable".to_owned(),
+        adapter_cash_cents: None,
+        adapter_card_cents: None,
+        adapter_revision: None,
+        adapter_differences: Vec::new(),
+    };
+    match answer {
+        Ok(c) => {
+            record.adapter = c.verdict.as_str().to_owned();
+            record.adapter_cash_cents = Some(c.adapter_totals.cash.cents.cents());
+            record.adapter_card_cents = Some(c.adapter_totals.card.cents.cents());
+            record.adapter_revision = Some(c.revision);
+            let keys = |what: &str, v: &[channel_api::ClientKey]| {
+                v.iter().map(|k| format!("{what} {k}")).collect::<Vec<_>>()
             };
-            match paid_with {
-                Tender::Cash => cash += p.total.cents(),
-                Tender::Card => card += p.total.cents(),
-            }
+            record.adapter_differences = keys("missing_at_adapter", &c.missing_at_adapter);
+            record
+                .adapter_differences
+                .extend(keys("missing_at_device", &c.missing_at_device));
+            record
+                .adapter_differences
+                .extend(c.amount_differences.iter().map(|d| {
+                    format!(
+                        "amount {} {} {}",
+                        d.client_key,
+                        d.device_total.cents(),
+                        d.adapter_total.cents()
+                    )
+                }));
         }
+        Err(e) => tracing::warn!(error = ?e, "closing not checked by the adapter: will resend"),
     }
-    (cash, card)
+    record
 }
 
 async fn closing(
@@ -734,50 +758,14 @@ async fn closing(
     let b = body(b)?;
     let day = day_of(&DayQuery { day: b.day.clone() }, api.clock.now())?;
     let counted = cents("counted_cents", b.counted_cents)?;
-    let (totals, keys) = api
+    let (totals, request) = api
         .ask(move |core| {
-            let flows = core.ledger().payments_on(day);
-            let keys: Vec<String> = flows
-                .iter()
-                .flat_map(|f| {
-                    let mut k = vec![
-                        f.id.activation_key().as_str().to_owned(),
-                        f.id.offline_key().as_str().to_owned(),
-                    ];
-                    if let Some(p) = &f.payment {
-                        k.push(p.id.as_str().to_owned());
-                    }
-                    k
-                })
-                .collect();
-            (core.ledger().totals(day), keys)
+            let ledger = core.ledger();
+            (ledger.totals(day), ledger.closing_request(day, counted))
         })
         .await?;
-    // The adapter has no closing endpoint (yet): its agreement is checked against its own
-    // payment records for this station's payments of the day.
-    let (adapter, adapter_cash, adapter_card) = match api.adapter.payments().await {
-        Ok(list) => {
-            let (cash, card) = adapter_totals(&list, &keys);
-            let agree = cash == totals.cash_cents && card == totals.card_cents;
-            (
-                if agree { "agree" } else { "mismatch" },
-                Some(cash),
-                Some(card),
-            )
-        }
-        Err(_) => ("unavailable", None, None),
-    };
-    let record = ClosingRecord {
-        day: day.to_string(),
-        operator: op.id.clone(),
-        counted_cents: counted.cents(),
-        expected_cents: totals.expected_cash_cents(),
-        card_cents: totals.card_cents,
-        payments: totals.card_count + totals.cash_count,
-        adapter: adapter.to_owned(),
-        adapter_cash_cents: adapter_cash,
-        adapter_card_cents: adapter_card,
-    };
+    let answer = api.adapter.closing(&request).await;
+    let record = closing_record(day, &op.id, counted, &totals, answer);
     let r = record.clone();
     let report = api
         .ask(move |core| {
@@ -825,7 +813,6 @@ async fn closing(
         "difference_cents": i64::try_from(difference).unwrap_or(i64::MAX),
         "printed": print_error.is_none(),
         "print_error": print_error,
-        "adapter_closing_endpoint": false,
     })))
 }
 

@@ -12,7 +12,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use channel_api::{Tender, Timestamp};
+use channel_api::{
+    ClientKey, ClosingItem, ClosingRequest, ClosingTotals, PaymentId, ResolutionRequest, Tender,
+    TenderTotal, Timestamp,
+};
 use pagopa::{Amount, Date};
 
 use crate::clock::local_day;
@@ -57,6 +60,7 @@ pub struct Ledger {
     documents: HashMap<FlowId, Vec<u8>>,
     closings: Vec<ClosingRecord>,
     last_sync: Option<Timestamp>,
+    resolutions_reported: BTreeSet<FlowId>,
 }
 
 impl Ledger {
@@ -113,6 +117,10 @@ impl Ledger {
             }
             Record::Closing(c) => {
                 self.closings.push(c.clone());
+                Vec::new()
+            }
+            Record::ResolutionReported { flow, .. } => {
+                self.resolutions_reported.insert(flow.clone());
                 Vec::new()
             }
             Record::Login { .. }
@@ -294,6 +302,82 @@ impl Ledger {
             }
         }
         t
+    }
+
+    /// The closing of `day` to send to the adapter: every payment of the day under the key the
+    /// adapter knows it by, with the day's totals, the expected cash and `counted`.
+    pub fn closing_request(&self, day: Date, counted: Amount) -> ClosingRequest {
+        let t = self.totals(day);
+        let cents = |c: u64| Amount::from_cents(c).unwrap_or(Amount::MAX);
+        let payments = self
+            .payments_on(day)
+            .into_iter()
+            .filter_map(|f| {
+                let c = f.charge.as_ref()?;
+                let client_key: ClientKey = match &f.payment {
+                    Some(p) => p.client_key.clone(),
+                    None if f.offline => f.id.offline_key(),
+                    None => f.id.activation_key(),
+                };
+                Some(ClosingItem {
+                    client_key,
+                    tender: c.tender,
+                    total: c.total,
+                })
+            })
+            .collect();
+        ClosingRequest {
+            day,
+            totals: ClosingTotals {
+                cash: TenderTotal {
+                    count: t.cash_count,
+                    cents: cents(t.cash_cents),
+                },
+                card: TenderTotal {
+                    count: t.card_count,
+                    cents: cents(t.card_cents),
+                },
+            },
+            expected_cash: cents(t.expected_cash_cents()),
+            counted_cash: counted,
+            payments,
+        }
+    }
+
+    /// Resolved exceptions the adapter has not been told about, with what to tell it: staff's
+    /// `refunded` is a refund of what was paid, by the same tender; `written_off` is that; any
+    /// other word is an `other` resolution with the word as its note. Only flows the adapter
+    /// knows (with a payment id) are reported.
+    pub fn unreported_resolutions(&self) -> Vec<(FlowId, PaymentId, ResolutionRequest)> {
+        self.order
+            .iter()
+            .filter(|id| !self.resolutions_reported.contains(*id))
+            .filter_map(|id| self.flows.get(id))
+            .filter_map(|f| {
+                let resolution = f.exception.as_ref()?.resolution.as_ref()?;
+                let payment = f.payment.as_ref()?.id.clone();
+                let request = match resolution.action.as_str() {
+                    "refunded" => {
+                        let c = f.charge.as_ref()?;
+                        ResolutionRequest::Refunded {
+                            tender: c.tender,
+                            amount: c.total,
+                            note: Some(format!("operator {}", resolution.operator)),
+                        }
+                    }
+                    "written_off" => ResolutionRequest::WrittenOff {
+                        note: Some(format!("operator {}", resolution.operator)),
+                    },
+                    other => ResolutionRequest::Other {
+                        note: format!("{other} (operator {})", resolution.operator)
+                            .chars()
+                            .take(ResolutionRequest::MAX_NOTE)
+                            .collect(),
+                    },
+                };
+                Some((f.id.clone(), payment, request))
+            })
+            .collect()
     }
 
     /// The closings recorded, oldest first.

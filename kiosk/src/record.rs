@@ -33,6 +33,13 @@ pub struct ClosingRecord {
     pub adapter_cash_cents: Option<u64>,
     /// The adapter's card total, when it answered.
     pub adapter_card_cents: Option<u64>,
+    /// The adapter's revision number of this closing, when it answered.
+    #[serde(default)]
+    pub adapter_revision: Option<u32>,
+    /// What differs, one line each (`missing_at_adapter <key>`, `missing_at_device <key>`,
+    /// `amount <key> <device cents> <adapter cents>`), when the adapter disagreed.
+    #[serde(default)]
+    pub adapter_differences: Vec<String>,
 }
 
 /// One journal entry, typed.
@@ -82,6 +89,15 @@ pub enum Record {
     },
     /// The daily cash closing.
     Closing(ClosingRecord),
+    /// Staff's resolution of a flow's exception reached the adapter (or was refused by it:
+    /// `error` holds the code; it is not sent again).
+    ResolutionReported {
+        /// The flow.
+        flow: FlowId,
+        /// The adapter's error code, when it refused.
+        #[serde(default)]
+        error: Option<String>,
+    },
     /// The closing report was printed (or not).
     ClosingPrinted {
         /// The day.
@@ -113,6 +129,7 @@ impl Record {
             Record::Logout { .. } => "logout".into(),
             Record::Closing(_) => "closing".into(),
             Record::ClosingPrinted { .. } => "closing_printed".into(),
+            Record::ResolutionReported { .. } => "resolution_reported".into(),
         }
     }
 

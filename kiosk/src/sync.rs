@@ -50,6 +50,104 @@ pub async fn round(adapter: &AdapterClient, tx: &mpsc::Sender<Input>, clock: &dy
     if !online {
         return false;
     }
+    if !forward_offline(adapter, tx, clock).await {
+        return false;
+    }
+    resend_closings(adapter, tx).await && report_resolutions(adapter, tx).await
+}
+
+/// Tell the adapter how staff resolved exceptions, journaling each answer so a resolution is
+/// reported once. Returns whether the adapter answered.
+pub async fn report_resolutions(adapter: &AdapterClient, tx: &mpsc::Sender<Input>) -> bool {
+    let pending = ask(tx, |core| core.ledger().unreported_resolutions())
+        .await
+        .unwrap_or_default();
+    for (flow, payment, request) in pending {
+        let error = match adapter.resolution(&payment, &request).await {
+            Ok(_) => None,
+            Err(crate::flow::Failure::Unreachable { detail }) => {
+                tracing::info!(%detail, "resolution not answered: will resend");
+                return false;
+            }
+            Err(crate::flow::Failure::Refused { error }) => {
+                tracing::warn!(code = %error.code, payment = %payment, "resolution refused by the adapter");
+                Some(error.code.as_str().to_owned())
+            }
+        };
+        let _ = ask(tx, move |core| {
+            let r = Record::ResolutionReported { flow, error };
+            if core.write(&r).is_ok() {
+                let now = core.now();
+                core.ledger.apply(&r, now, &core.policy);
+            }
+        })
+        .await;
+    }
+    true
+}
+
+/// Send again the closings the adapter did not answer (the latest of each day whose verdict is
+/// `unavailable`), journaling its verdict as a new closing record. Returns whether the adapter
+/// answered.
+async fn resend_closings(adapter: &AdapterClient, tx: &mpsc::Sender<Input>) -> bool {
+    let pending = ask(tx, |core| {
+        let mut latest: std::collections::BTreeMap<String, crate::record::ClosingRecord> =
+            std::collections::BTreeMap::new();
+        for c in core.ledger().closings() {
+            latest.insert(c.day.clone(), c.clone());
+        }
+        latest
+            .into_values()
+            .filter(|c| c.adapter == "unavailable")
+            .filter_map(|c| {
+                let day = pagopa::Date::parse(&c.day).ok()?;
+                let counted = pagopa::Amount::from_cents(c.counted_cents).ok()?;
+                let ledger = core.ledger();
+                Some((
+                    c.operator,
+                    day,
+                    counted,
+                    ledger.totals(day),
+                    ledger.closing_request(day, counted),
+                ))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    for (operator, day, counted, totals, request) in pending {
+        match adapter.closing(&request).await {
+            Ok(answer) => {
+                let record =
+                    crate::api::closing_record(day, &operator, counted, &totals, Ok(answer));
+                let _ = ask(tx, move |core| {
+                    let r = Record::Closing(record);
+                    if core.write(&r).is_ok() {
+                        let now = core.now();
+                        core.ledger.apply(&r, now, &core.policy);
+                    }
+                })
+                .await;
+            }
+            Err(crate::flow::Failure::Unreachable { detail }) => {
+                tracing::info!(%detail, "closing not answered: will resend");
+                return false;
+            }
+            Err(crate::flow::Failure::Refused { error }) => {
+                // Not worth retrying every round: staff can close the day again.
+                tracing::warn!(code = %error.code, day = %day, "closing refused by the adapter");
+            }
+        }
+    }
+    true
+}
+
+/// Forward the offline queue in batches. Returns whether the adapter answered.
+async fn forward_offline(
+    adapter: &AdapterClient,
+    tx: &mpsc::Sender<Input>,
+    clock: &dyn Clock,
+) -> bool {
     loop {
         // Take the batch and journal it in one step on the executor.
         let batch: Option<Vec<(FlowId, OfflinePayment)>> = ask(tx, |core| {

@@ -524,6 +524,22 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
     let c = c.json();
     assert_eq!(c["difference_cents"], 0);
     assert_eq!(c["closing"]["adapter"], "agree", "{c}");
+    assert_eq!(c["closing"]["adapter_revision"], 1, "{c}");
+    assert_eq!(c["closing"]["adapter_differences"], json!([]), "{c}");
+    assert!(c.get("adapter_closing_endpoint").is_none(), "{c}");
+    // The adapter checked it and kept it: its totals are the station's.
+    let day = c["closing"]["day"].as_str().expect("day").to_owned();
+    let kept = http_adapter(
+        &backend,
+        &backend.counter_credential,
+        &format!("/v1/closings?day={day}"),
+    )
+    .await
+    .json();
+    let kept = &kept["closings"][0];
+    assert_eq!(kept["verdict"], "agree", "{kept}");
+    assert_eq!(kept["adapter_totals"]["cash"]["count"], 3, "{kept}");
+    assert_eq!(kept["counted_cash"], expected, "{kept}");
     assert_eq!(c["printed"], true);
     assert!(
         c["report_preview"]["lines"].as_array().is_some_and(|l| l
@@ -662,4 +678,60 @@ async fn events_stream_the_state_and_bad_input_gets_typed_errors() {
     assert_eq!(page.status, 200);
     agent.shutdown().await;
     backend.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closing_made_offline_is_sent_again_and_gets_the_adapters_verdict() {
+    let backend = backend().await;
+    let dir = TempDir::new("closing-offline");
+    let agent = start_agent("counter", &backend.url(), &backend.counter_credential, &dir).await;
+    let addr = agent.addr();
+    let token = login(addr).await;
+    let t = Some(token.as_str());
+
+    backend.set_down(true);
+    let c = http(
+        addr,
+        "POST",
+        "/api/closing",
+        t,
+        Some(&json!({ "counted_cents": 0 }).to_string()),
+    )
+    .await;
+    assert_eq!(c.status, 200, "{}", String::from_utf8_lossy(&c.body));
+    let c = c.json();
+    assert_eq!(c["closing"]["adapter"], "unavailable", "{c}");
+    let day = c["closing"]["day"].as_str().expect("day").to_owned();
+
+    // Back online: the sync worker sends the closing again and journals the verdict.
+    backend.set_down(false);
+    agent.sync_now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let latest = loop {
+        let s = http(addr, "GET", &format!("/api/closing?day={day}"), t, None)
+            .await
+            .json();
+        let closings = s["closings"].as_array().cloned().unwrap_or_default();
+        if closings.len() == 2 {
+            break closings[1].clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "closing not resent: {s}"
+        );
+        agent.sync_now();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(latest["adapter"], "agree", "{latest}");
+    assert_eq!(latest["adapter_revision"], 1, "{latest}");
+    assert_eq!(latest["operator"], "mrossi");
+    let kept = http_adapter(
+        &backend,
+        &backend.counter_credential,
+        &format!("/v1/closings?day={day}"),
+    )
+    .await
+    .json();
+    assert_eq!(kept["closings"].as_array().map(Vec::len), Some(1), "{kept}");
+    assert!(journal_intact(&dir) > 0);
 }

@@ -172,7 +172,7 @@ pub(super) async fn heartbeat(
 }
 
 /// The payment `id` if the device's comune may see it.
-async fn visible(
+pub(super) async fn visible(
     state: &AppState,
     auth: &AuthenticatedDevice,
     id: &str,

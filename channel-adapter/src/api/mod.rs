@@ -9,7 +9,9 @@
 //! The routes that need the Nodo (verify, activate) are mounted only when the adapter has a
 //! [`crate::nodo::Gateway`]: without one they do not exist, rather than pretend.
 
+mod closings;
 mod handlers;
+mod resolutions;
 
 pub use handlers::error_code_for;
 pub(crate) use handlers::send_activation;
@@ -266,7 +268,12 @@ pub fn router(state: AppState) -> Router {
         .route(paths::HEARTBEAT, post(handlers::heartbeat))
         .route(paths::PAYMENT, get(handlers::get_payment))
         .route(paths::OUTCOME, post(handlers::report_outcome))
-        .route(paths::OFFLINE_BATCHES, post(handlers::submit_offline_batch));
+        .route(paths::OFFLINE_BATCHES, post(handlers::submit_offline_batch))
+        .route(paths::RESOLUTION, post(resolutions::resolve))
+        .route(
+            paths::CLOSINGS,
+            post(closings::submit_closing).get(closings::list_closings),
+        );
     if state.gateway.is_some() {
         payments = payments.post(handlers::activate);
         device = device.route(paths::VERIFY, post(handlers::verify));

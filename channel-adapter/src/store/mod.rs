@@ -28,16 +28,19 @@
 //! On-disk values (payment states, tenders, call results) are fixed strings pinned by tests:
 //! changing one needs a migration.
 
+mod closings;
 mod devices;
 mod journal;
 mod outbox;
 mod payments;
 
+pub use closings::ClosingRecorded;
 pub use devices::{DeviceRecord, NewDevice};
 pub use journal::{CallId, CallRecord, CallResult, FinishedCall};
 pub use outbox::{OutboxHead, OutboxRecord, OutboxStats};
 pub use payments::{
     ActivatedInfo, NewOfflinePayment, NewPayment, OutcomeRecorded, PaymentInsert, PaymentRecord,
+    ResolutionRecorded,
 };
 
 use std::fs::File;
@@ -119,6 +122,7 @@ impl StoreError {
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_outbox_worker.sql"),
+    include_str!("migrations/0003_closings_resolutions.sql"),
 ];
 
 /// The schema version this build writes.
@@ -767,7 +771,13 @@ mod tests {
         let path = temp_db("migrate");
         let store = Store::open(&path).expect("open");
         assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
-        let expected = ["devices", "nodo_calls", "outcome_outbox", "payments"];
+        let expected = [
+            "closings",
+            "devices",
+            "nodo_calls",
+            "outcome_outbox",
+            "payments",
+        ];
         assert_eq!(tables(&store), expected);
         let mode: String = store
             .read(|c| Ok(c.pragma_query_value(None, "journal_mode", |r| r.get(0))?))

@@ -6,8 +6,8 @@
 //! once the device has been told "recorded", the outcome will be delivered.
 
 use channel_api::{
-    ClientKey, ErrorBody, ErrorCode, OutcomeRequest, Payment, PaymentId, PaymentState,
-    ReportedOutcome, Tender, Timestamp,
+    ClientKey, ErrorBody, ErrorCode, OutcomeRequest, Payment, PaymentId, PaymentResolution,
+    PaymentState, ReportedOutcome, ResolutionRequest, Tender, Timestamp,
 };
 use pagopa::soap::{IdempotencyKey, PaymentToken};
 use pagopa::{Amount, CheckMode, CreditorFiscalCode, NoticeNumber};
@@ -199,12 +199,12 @@ pub enum OutcomeRecorded {
 /// The exception states (`PaymentState::is_exception`), as SQL; pinned by a test.
 const EXCEPTION_STATES: &str = "state IN ('late_accepted', 'refund_due', 'needs_attention')";
 
-const COLUMNS: &str = "seq, id, device_id, comune, client_key, state, notice_number, \
+pub(super) const COLUMNS: &str = "seq, id, device_id, comune, client_key, state, notice_number, \
     creditor_fiscal_code, amount_cents, fee_cents, tender, offline, activate_key, payment_token, \
     token_expires_at, iuv, creditor_name, description, outcome_json, error_code, error_detail, \
     created_at, updated_at";
 
-fn from_row(r: &Row<'_>) -> Result<PaymentRecord, StoreError> {
+pub(super) fn from_row(r: &Row<'_>) -> Result<PaymentRecord, StoreError> {
     let lenient_cf = |s: &str| CreditorFiscalCode::parse(s, CheckMode::Lenient);
     let device_id: i64 = r.get(2)?;
     Ok(PaymentRecord {
@@ -442,12 +442,13 @@ impl Store {
         })
     }
 
-    /// Payments in an exception state (late outcome, refund due, needs attention), of every
-    /// comune, oldest first: the operators' work list.
+    /// Payments in an exception state (late outcome, refund due, needs attention) that staff
+    /// have not resolved yet, of every comune, oldest first: the operators' work list.
     pub fn exceptions(&self) -> Result<Vec<PaymentRecord>, StoreError> {
         self.read(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM payments WHERE {EXCEPTION_STATES} ORDER BY seq"
+                "SELECT {COLUMNS} FROM payments WHERE {EXCEPTION_STATES} AND resolution_json IS NULL \
+                 ORDER BY seq"
             ))?;
             let mut rows = st.query([])?;
             let mut out = Vec::new();
@@ -578,6 +579,79 @@ impl Store {
             ])?;
             let after = get_existing(tx, id)?;
             Ok(OutcomeRecorded::Recorded(after))
+        })
+    }
+}
+
+/// What recording a resolution did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolutionRecorded {
+    /// Recorded now.
+    Recorded(PaymentRecord, PaymentResolution),
+    /// The same resolution was recorded before: the payment and the first record.
+    AlreadyResolved(PaymentRecord, PaymentResolution),
+    /// A different resolution was recorded before.
+    Conflict(PaymentResolution),
+    /// The payment is not in a state this resolution applies to.
+    WrongState(PaymentRecord),
+    /// No such payment.
+    NotFound,
+}
+
+impl Store {
+    /// Record how staff resolved payment `id`: a refund moves `refund_due` to `refunded`; the
+    /// other resolutions apply to any exception state and leave the state alone. Either way the
+    /// payment leaves [`Store::exceptions`].
+    pub fn resolve_payment(
+        &self,
+        id: &str,
+        resolution: &ResolutionRequest,
+        now: Timestamp,
+    ) -> Result<ResolutionRecorded, StoreError> {
+        self.write(|c| {
+            let Some(rec) = get(c, id)? else {
+                return Ok(ResolutionRecorded::NotFound);
+            };
+            let stored: Option<String> = c
+                .prepare_cached("SELECT resolution_json FROM payments WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            if let Some(json) = stored {
+                let first = col::parse("payments.resolution_json", json, |s| {
+                    serde_json::from_str::<PaymentResolution>(s)
+                })?;
+                return Ok(if first.resolution == *resolution {
+                    ResolutionRecorded::AlreadyResolved(rec, first)
+                } else {
+                    ResolutionRecorded::Conflict(first)
+                });
+            }
+            let allowed = match resolution {
+                ResolutionRequest::Refunded { .. } => rec.state == PaymentState::RefundDue,
+                _ => rec.state.is_exception(),
+            };
+            if !allowed {
+                return Ok(ResolutionRecorded::WrongState(rec));
+            }
+            let record = PaymentResolution {
+                resolution: resolution.clone(),
+                resolved_at: now,
+            };
+            let json = serde_json::to_string(&record)
+                .map_err(|e| StoreError::Task(format!("resolution: {e}")))?;
+            let now_ms = now.unix_millis();
+            let to = match resolution {
+                ResolutionRequest::Refunded { .. } => PaymentState::Refunded,
+                _ => rec.state,
+            };
+            let (after, _) = Tx { c }.transition(
+                id,
+                &[rec.state],
+                to,
+                ", resolution_json = ?4, resolved_at = ?5",
+                &[&json, &now_ms],
+                now,
+            )?;
+            Ok(ResolutionRecorded::Recorded(after, record))
         })
     }
 }

@@ -745,6 +745,32 @@ fn offline_cash_within_limits_prints_a_provisional_receipt_and_queues() {
     );
     assert!(h.flow.settled());
     assert_eq!(h.replayed(), h.flow);
+
+    // The resolution is for the adapter too: a cash refund of what was paid, reported once.
+    let mut ledger = crate::ledger::Ledger::new();
+    ledger.put(h.flow.clone());
+    let pending = ledger.unreported_resolutions();
+    assert_eq!(pending.len(), 1);
+    let (flow, id, request) = &pending[0];
+    let paid = h.flow.payment.as_ref().map(|p| &p.id);
+    assert_eq!((flow, Some(id)), (&h.flow.id, paid));
+    assert!(
+        matches!(
+            request,
+            channel_api::ResolutionRequest::Refunded { tender: Tender::Cash, amount, .. }
+                if *amount == cents(1600)
+        ),
+        "{request:?}"
+    );
+    ledger.apply(
+        &crate::record::Record::ResolutionReported {
+            flow: h.flow.id.clone(),
+            error: None,
+        },
+        t(400),
+        &policy(Mode::Counter),
+    );
+    assert!(ledger.unreported_resolutions().is_empty());
 }
 
 #[test]

@@ -474,7 +474,6 @@ async fn close(State(shared): State<Shared>, body: Bytes) -> Response {
         "difference_cents": counted - 125000,
         "printed": true,
         "print_error": null,
-        "adapter_closing_endpoint": false,
     }))
     .into_response()
 }
