@@ -42,6 +42,14 @@
 //! [fees.counter]
 //! cash = 150
 //! card = [{ up_to_cents = 5000, fee_cents = 100 }, { fee_cents = 150 }]   # …or bands
+//!
+//! [enrollment]
+//! code_ttl = "24h"                   # default lifetime of a one-time code (1m..=30d)
+//! max_attempts = 5                   # wrong secrets that burn a code (1..=20)
+//! max_failures_per_address = 20      # failed enrollments per client address per 15 min
+//!
+//! [fleet]
+//! silent_after = "5m"                # no heartbeat for longer: the device shows as silent
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -64,7 +72,7 @@ pub const ENV_PREFIX: &str = "CHANNEL_ADAPTER_";
 pub const ENV_NOT_KEYS: [&str; 2] = ["CHANNEL_ADAPTER_CONFIG", "CHANNEL_ADAPTER_LOG"];
 
 /// The scalar keys, which can be overridden from the environment.
-const SCALAR_KEYS: [&str; 24] = [
+const SCALAR_KEYS: [&str; 28] = [
     "listen",
     "store_path",
     "store_sync",
@@ -89,6 +97,10 @@ const SCALAR_KEYS: [&str; 24] = [
     "outbox.slot_ms",
     "outbox.retry_interval_ms",
     "outbox.concurrency",
+    "enrollment.code_ttl",
+    "enrollment.max_attempts",
+    "enrollment.max_failures_per_address",
+    "fleet.silent_after",
 ];
 
 /// The smallest verify/activate timeout: the Nodo itself waits 7 s for the creditor.
@@ -284,6 +296,48 @@ impl OutboxConfig {
     }
 }
 
+/// `[enrollment]`: one-time enrollment codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrollmentConfig {
+    /// How long a new code works unless its creator says otherwise (default 24 h).
+    pub code_ttl: Duration,
+    /// Wrong secrets that burn a code (default 5).
+    pub max_attempts: u32,
+    /// Failed enrollments from one address before it is refused for 15 minutes (default 20).
+    pub max_failures_per_address: u32,
+}
+
+/// `[fleet]`: the fleet view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetConfig {
+    /// A device with no heartbeat for longer is shown as silent (default 5 min).
+    pub silent_after: Duration,
+}
+
+/// Read a duration such as `90s`, `30m`, `24h`, `7d` (a bare number is seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("expected a duration such as 90s, 30m, 24h or 7d, found {s:?}"))?;
+    let secs = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "expected a duration such as 90s, 30m, 24h or 7d, found {s:?}"
+            ));
+        }
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("duration too long: {s:?}"))
+}
+
 /// The whole, validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -307,6 +361,10 @@ pub struct Config {
     pub fees: FeeSchedule,
     /// The outcome outbox.
     pub outbox: OutboxConfig,
+    /// Enrollment codes.
+    pub enrollment: EnrollmentConfig,
+    /// The fleet view.
+    pub fleet: FleetConfig,
 }
 
 impl Config {
@@ -548,6 +606,8 @@ impl Reader {
         }
         let fees = self.fees();
         let outbox = self.outbox(nodo.as_ref().map(|n| n.outcome_timeout));
+        let enrollment = self.enrollment();
+        let fleet = self.fleet();
         Some(Config {
             listen: listen?,
             store_path: store_path?,
@@ -559,6 +619,62 @@ impl Reader {
             tls: tls?,
             fees: fees?,
             outbox: outbox?,
+            enrollment: enrollment?,
+            fleet: fleet?,
+        })
+    }
+
+    /// A duration key within `range`, `default` when absent.
+    fn duration_or(
+        &mut self,
+        key: &str,
+        range: std::ops::RangeInclusive<Duration>,
+        default: Duration,
+    ) -> Option<Duration> {
+        let got = self.parsed(key, false, |s| {
+            let d = parse_duration(s)?;
+            if range.contains(&d) {
+                Ok(d)
+            } else {
+                Err(format!(
+                    "must be between {}s and {}s, found {s:?}",
+                    range.start().as_secs(),
+                    range.end().as_secs()
+                ))
+            }
+        });
+        match got {
+            Some(d) => Some(d),
+            None if self.has_problem(key) => None,
+            None => Some(default),
+        }
+    }
+
+    /// `[enrollment]`.
+    fn enrollment(&mut self) -> Option<EnrollmentConfig> {
+        let code_ttl = self.duration_or(
+            "enrollment.code_ttl",
+            Duration::from_secs(60)..=crate::enroll::MAX_TTL,
+            Duration::from_secs(24 * 3600),
+        );
+        let max_attempts = self.integer_or("enrollment.max_attempts", 1..=20, 5);
+        let per_address = self.integer_or("enrollment.max_failures_per_address", 1..=1000, 20);
+        Some(EnrollmentConfig {
+            code_ttl: code_ttl?,
+            max_attempts: u32::try_from(max_attempts?).ok()?,
+            max_failures_per_address: u32::try_from(per_address?).ok()?,
+        })
+    }
+
+    /// `[fleet]`.
+    fn fleet(&mut self) -> Option<FleetConfig> {
+        let silent_after = self.duration_or(
+            "fleet.silent_after",
+            Duration::from_secs(30)..=Duration::from_secs(7 * 24 * 3600),
+            Duration::from_secs(300),
+        );
+        Some(FleetConfig {
+            silent_after: silent_after?,
         })
     }
 

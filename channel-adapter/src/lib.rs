@@ -19,6 +19,9 @@
 //! - [`server`]: plain HTTP on loopback or HTTPS (rustls), graceful shutdown.
 //! - [`ambient`]: the injected clock and random source.
 //! - [`devices`]: the operator commands behind `channel-adapter device …`.
+//! - [`enroll`]: one-time enrollment codes and the per-address limiter of failed attempts.
+//! - [`fleet`]: managed device settings (validated, overlaid) and each device's status.
+//! - [`users`]: administrators and operators of the admin API, scoped to comuni.
 //!
 //! The binary (`main.rs`) is the composition root: it reads the configuration, opens the store,
 //! wires these together and runs until SIGINT/SIGTERM.
@@ -30,13 +33,16 @@ pub mod calls;
 pub mod collaudo;
 pub mod config;
 pub mod devices;
+pub mod enroll;
 pub mod fees;
+pub mod fleet;
 pub mod metrics;
 pub mod nodo;
 pub mod outbox;
 pub mod recovery;
 pub mod server;
 pub mod store;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -62,7 +68,12 @@ pub fn app_state(
             },
         )
     });
+    let enroll_limiter = enroll::Limiter::new(
+        config.enrollment.max_failures_per_address,
+        std::time::Duration::from_secs(15 * 60),
+    );
     Arc::new(api::Shared {
+        enroll_limiter,
         config,
         store,
         clock,

@@ -3,7 +3,9 @@
 //! `serve` reads and validates the configuration, opens the store, closes what the previous run
 //! left open (recovery), starts the outbox worker, wires the HTTP application and runs until
 //! SIGINT or SIGTERM, then stops accepting requests, lets the outbox finish its attempts in
-//! flight and exits. `device add|list|revoke` manage the registered stations. `nodo check`
+//! flight and exits. `device add|list|revoke` manage the registered stations, `device
+//! enroll-code` creates a one-time enrollment code, `device config` publishes managed settings,
+//! `user add|list|revoke` manage the people of the admin API. `nodo check`
 //! verifies one notice against the configured Nodo; `collaudo` runs the certification
 //! scenarios; `outbox list|reset` and `exceptions` are the operators' tools. `check-config`
 //! validates a configuration and exits. Logs go to stderr; stdout carries only what a script
@@ -19,7 +21,8 @@ use channel_adapter::config::{Config, LogFormat};
 use channel_adapter::nodo::http::HttpNodoClient;
 use channel_adapter::nodo::{Deadlines, Gateway, NodoClient, Reply};
 use channel_adapter::store::Store;
-use channel_adapter::{api, collaudo, devices, outbox, recovery, server};
+use channel_adapter::store::fleet::{ConfigScope, Role};
+use channel_adapter::{api, collaudo, devices, enroll, fleet, outbox, recovery, server, users};
 use channel_api::DeviceKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pagopa::soap::{QrCode, VerifyPaymentNoticeRequest};
@@ -93,6 +96,51 @@ enum Command {
     Exceptions {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Manage the administrators and operators of the admin API and the fleet page.
+    User {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    /// Manages devices, codes and configuration of its comuni.
+    Admin,
+    /// Reads the fleet and payments of its comuni.
+    Operator,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user and print its token (once: it is stored only hashed).
+    Add {
+        /// A unique name.
+        #[arg(long)]
+        name: String,
+        /// What the user may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A comune the user serves (fiscal code); repeat for several.
+        #[arg(long = "comune", required_unless_present = "all_comuni")]
+        comuni: Vec<String>,
+        /// The user serves every comune.
+        #[arg(long, conflicts_with = "comuni")]
+        all_comuni: bool,
+    },
+    /// List the users.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a user's token (by id or name).
+    Revoke {
+        /// The user's id or name.
+        user: String,
     },
 }
 
@@ -179,6 +227,33 @@ enum DeviceCommand {
         /// The station's id or name.
         device: String,
     },
+    /// Create a one-time enrollment code for a new station and print it.
+    EnrollCode {
+        /// The fiscal code of the station's comune (11 digits).
+        #[arg(long)]
+        comune: String,
+        /// Where it will stand, e.g. "Ufficio tributi, piano terra".
+        #[arg(long)]
+        location: String,
+        /// What the station is.
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// How long the code works (90s, 30m, 24h, 7d); default enrollment.code_ttl or 24h.
+        #[arg(long, value_parser = channel_adapter::config::parse_duration)]
+        ttl: Option<std::time::Duration>,
+    },
+    /// Publish managed settings for a comune, or for one of its stations.
+    Config {
+        /// The comune's fiscal code.
+        #[arg(long)]
+        comune: String,
+        /// One station (id) instead of the whole comune.
+        #[arg(long)]
+        device: Option<u64>,
+        /// The settings, JSON or TOML (by extension).
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -195,6 +270,7 @@ fn main() -> Result<()> {
             Ok(())
         }
         Command::Device { store, command } => device(store, command),
+        Command::User { store, command } => user(store, command),
         Command::Nodo { config, command } => nodo(config, command),
         Command::Collaudo {
             out,
@@ -499,7 +575,11 @@ fn device(args: StoreArgs, command: DeviceCommand) -> Result<()> {
                             "name": d.name,
                             "kind": d.kind.as_str(),
                             "comune": d.comune.as_str(),
+                            "location": d.location,
+                            "credential": d.credential,
+                            "hostname": d.hostname,
                             "created_at": d.created_at.to_string(),
+                            "enrolled_at": d.enrolled_at.map(|t| t.to_string()),
                             "revoked_at": d.revoked_at.map(|t| t.to_string()),
                             "last_seen_at": d.last_seen_at.map(|t| t.to_string()),
                         })
@@ -533,6 +613,152 @@ fn device(args: StoreArgs, command: DeviceCommand) -> Result<()> {
             eprintln!(
                 "device {} {:?} revoked: its credential no longer works",
                 d.id, d.name
+            );
+        }
+        DeviceCommand::EnrollCode {
+            comune,
+            location,
+            kind,
+            ttl,
+        } => {
+            let config = args
+                .config
+                .as_ref()
+                .map(|c| Config::load(c, std::env::vars()))
+                .transpose()?;
+            let ttl = ttl
+                .or(config.as_ref().map(|c| c.enrollment.code_ttl))
+                .unwrap_or(std::time::Duration::from_secs(24 * 3600));
+            let issued = enroll::create_code(
+                &store,
+                &OsRandom,
+                &enroll::CodeRequest {
+                    comune: &comune,
+                    location: &location,
+                    kind: kind.into(),
+                    ttl,
+                    created_by: "cli",
+                },
+                now,
+            )?;
+            writeln!(out, "code: {}", issued.code.display())?;
+            writeln!(out, "expires: {}", issued.expires_at)?;
+            writeln!(
+                out,
+                "for: {} \"{}\" in comune {} (single use)",
+                issued.kind, issued.location, issued.comune
+            )?;
+            if let Some(tls) = config.as_ref().and_then(|c| c.tls.as_ref()) {
+                let fp = enroll::certificate_fingerprint(&tls.cert_path)
+                    .map_err(|e| anyhow::anyhow!("certificate fingerprint: {e}"))?;
+                writeln!(out, "fingerprint: {fp}")?;
+            }
+        }
+        DeviceCommand::Config {
+            comune,
+            device,
+            file,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let toml = file.extension().is_some_and(|e| e == "toml");
+            let settings = fleet::parse_settings(&text, toml)
+                .with_context(|| format!("{}", file.display()))?;
+            let cf = CreditorFiscalCode::parse(comune.trim(), CheckMode::Strict)?;
+            let scope = match device {
+                None => ConfigScope::Comune(cf),
+                Some(id) => {
+                    let d = store
+                        .device(id)?
+                        .with_context(|| format!("no device {id}"))?;
+                    anyhow::ensure!(d.comune == cf, "device {id} is not of comune {cf}");
+                    ConfigScope::Device(id)
+                }
+            };
+            let version = fleet::publish(&store, scope, &settings, "cli", now)?;
+            writeln!(out, "published configuration version {version}")?;
+        }
+    }
+    Ok(())
+}
+
+fn user(args: StoreArgs, command: UserCommand) -> Result<()> {
+    let store = open_store(&args)?;
+    let now = SystemClock.now();
+    let mut out = std::io::stdout().lock();
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            comuni,
+            all_comuni,
+        } => {
+            let role = match role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Operator => Role::Operator,
+            };
+            let added = users::add(&store, &name, role, &comuni, all_comuni, &OsRandom, now)?;
+            eprintln!(
+                "user {} {:?} ({}) added. Its token follows; it is shown only now.",
+                added.user.id,
+                added.user.name,
+                added.user.role.as_str()
+            );
+            writeln!(out, "{}", added.token)?;
+        }
+        UserCommand::List { json } => {
+            let list = users::list(&store)?;
+            let scope = |u: &channel_adapter::store::fleet::UserRecord| {
+                u.comuni.as_ref().map_or_else(
+                    || "all".to_owned(),
+                    |cs| {
+                        cs.iter()
+                            .map(|c| c.as_str().to_owned())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    },
+                )
+            };
+            if json {
+                let rows: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({
+                            "id": u.id,
+                            "name": u.name,
+                            "role": u.role.as_str(),
+                            "comuni": scope(u),
+                            "created_at": u.created_at.to_string(),
+                            "revoked_at": u.revoked_at.map(|t| t.to_string()),
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+            } else {
+                writeln!(
+                    out,
+                    "{:>5}  {:<30} {:<8} {:<24} status",
+                    "id", "name", "role", "comuni"
+                )?;
+                for u in &list {
+                    writeln!(
+                        out,
+                        "{:>5}  {:<30} {:<8} {:<24} {}",
+                        u.id,
+                        u.name,
+                        u.role.as_str(),
+                        scope(u),
+                        u.revoked_at
+                            .map_or_else(|| "active".to_owned(), |t| format!("revoked {t}")),
+                    )?;
+                }
+            }
+        }
+        UserCommand::Revoke { user } => {
+            let u = users::revoke(&store, &user, now)?;
+            eprintln!(
+                "user {} {:?} revoked: its token no longer works",
+                u.id, u.name
             );
         }
     }

@@ -143,6 +143,26 @@ impl Drop for TlsListener {
     }
 }
 
+/// The peer address of a connection, plain or TLS, for handlers that read
+/// `ConnectInfo<ClientAddr>` (the enrollment limiter). A local type because axum implements
+/// `Connected` for `SocketAddr` only on its own TCP listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+macro_rules! client_addr_of {
+    ($($listener:ty),*) => {$(
+        impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, $listener>>
+            for ClientAddr
+        {
+            fn connect_info(stream: axum::serve::IncomingStream<'_, $listener>) -> Self {
+                ClientAddr(*stream.remote_addr())
+            }
+        }
+    )*};
+}
+
+client_addr_of!(TcpListener, TlsListener);
+
 impl axum::serve::Listener for TlsListener {
     type Io = TlsStream<TcpStream>;
     type Addr = SocketAddr;
@@ -202,8 +222,16 @@ impl Bound {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         match self {
-            Bound::Plain(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
-            Bound::Tls(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
+            // With the peer address in each request: the enrollment limiter counts failures
+            // per client address (`api::device`).
+            Bound::Plain(l) => {
+                let make = app.into_make_service_with_connect_info::<ClientAddr>();
+                axum::serve(l, make).with_graceful_shutdown(shutdown).await
+            }
+            Bound::Tls(l) => {
+                let make = app.into_make_service_with_connect_info::<ClientAddr>();
+                axum::serve(l, make).with_graceful_shutdown(shutdown).await
+            }
         }
     }
 }

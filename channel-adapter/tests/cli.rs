@@ -234,3 +234,203 @@ fn serve_refuses_an_invalid_configuration() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nodo.primitives"), "{}", stderr(&o));
 }
+
+#[test]
+fn enroll_code_prints_a_code_and_the_certificate_fingerprint() {
+    let dir = TempDir::new("cli-enroll-code");
+    let store = dir.join("adapter.db");
+    let config = dir.join("adapter.toml");
+    let fixtures = common::fixtures();
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[tls]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
+            config_toml("127.0.0.1:0", &store),
+            fixtures.join("server.pem").display(),
+            fixtures.join("server.key").display()
+        ),
+    )
+    .expect("write config");
+    let o = run(&[
+        "device",
+        "enroll-code",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--comune",
+        "02438750586",
+        "--location",
+        "Ufficio tributi, piano terra",
+        "--kind",
+        "counter",
+        "--ttl",
+        "2h",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let code = out
+        .lines()
+        .find_map(|l| l.strip_prefix("code: "))
+        .unwrap_or_else(|| panic!("no code in {out:?}"));
+    assert_eq!(code.len(), 14);
+    assert_eq!(code.matches('-').count(), 2);
+    assert!(out.contains("expires: "), "{out}");
+    let fp = out
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint: "))
+        .unwrap_or_else(|| panic!("no fingerprint in {out:?}"));
+    assert_eq!(fp.len(), 32 * 3 - 1, "{fp}");
+
+    // Without TLS there is no fingerprint; a bad comune or lifetime is refused.
+    let s = store.to_str().expect("utf-8");
+    let o = run(&[
+        "device",
+        "enroll-code",
+        "--store",
+        s,
+        "--comune",
+        "02438750586",
+        "--location",
+        "x",
+        "--kind",
+        "kiosk",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("fingerprint"));
+    for (comune, ttl) in [("02438750587", "1h"), ("02438750586", "99d")] {
+        let o = run(&[
+            "device",
+            "enroll-code",
+            "--store",
+            s,
+            "--comune",
+            comune,
+            "--location",
+            "x",
+            "--kind",
+            "kiosk",
+            "--ttl",
+            ttl,
+        ]);
+        assert!(!o.status.success(), "{comune} {ttl}");
+    }
+}
+
+#[test]
+fn user_add_list_revoke() {
+    let dir = TempDir::new("cli-users");
+    let s = dir.join("adapter.db");
+    let s = s.to_str().expect("utf-8");
+    let o = run(&[
+        "user",
+        "add",
+        "--store",
+        s,
+        "--name",
+        "ada",
+        "--role",
+        "operator",
+        "--comune",
+        "02438750586",
+        "--comune",
+        "97086740582",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let token = stdout(&o).trim().to_owned();
+    assert!(
+        token.starts_with("cu1."),
+        "stdout is only the token: {token:?}"
+    );
+    let o = run(&[
+        "user",
+        "add",
+        "--store",
+        s,
+        "--name",
+        "root",
+        "--role",
+        "admin",
+        "--all-comuni",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "user", "add", "--store", s, "--name", "x", "--role", "admin",
+    ]);
+    assert!(!o.status.success(), "a scope is required");
+
+    let o = run(&["user", "list", "--store", s, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON list");
+    assert_eq!(list[0]["name"], "ada");
+    assert_eq!(list[0]["role"], "operator");
+    assert_eq!(list[0]["comuni"], "02438750586,97086740582");
+    assert_eq!(list[1]["comuni"], "all");
+    assert!(!stdout(&o).contains(&token[6..]));
+
+    let o = run(&["user", "revoke", "--store", s, "ada"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["user", "list", "--store", s]);
+    assert!(stdout(&o).contains("revoked"), "{}", stdout(&o));
+}
+
+#[test]
+fn device_config_publishes_validated_settings() {
+    let dir = TempDir::new("cli-config");
+    let store = dir.join("adapter.db");
+    let s = store.to_str().expect("utf-8");
+    let good = dir.join("settings.toml");
+    std::fs::write(&good, "printer_width = 48\nlanguages = [\"it\", \"en\"]\n").expect("write");
+    let o = run(&[
+        "device",
+        "config",
+        "--store",
+        s,
+        "--comune",
+        "02438750586",
+        "--file",
+        good.to_str().expect("utf-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("version 1"), "{}", stdout(&o));
+
+    let json = dir.join("settings.json");
+    std::fs::write(&json, r#"{"screen_timeout_s": 60}"#).expect("write");
+    let o = run(&[
+        "device",
+        "config",
+        "--store",
+        s,
+        "--comune",
+        "02438750586",
+        "--file",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert!(stdout(&o).contains("version 2"), "{}", stdout(&o));
+
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"printer_width": 100}"#).expect("write");
+    let o = run(&[
+        "device",
+        "config",
+        "--store",
+        s,
+        "--comune",
+        "02438750586",
+        "--file",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("printer_width"), "{}", stderr(&o));
+    let o = run(&[
+        "device",
+        "config",
+        "--store",
+        s,
+        "--comune",
+        "02438750586",
+        "--device",
+        "42",
+        "--file",
+        good.to_str().expect("utf-8"),
+    ]);
+    assert!(!o.status.success(), "no such device");
+}

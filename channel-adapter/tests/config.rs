@@ -326,3 +326,41 @@ fn outbox_store_and_nodo_client_keys() {
         ]
     );
 }
+
+#[test]
+fn enrollment_and_fleet_keys_have_defaults_and_are_validated() {
+    let c = Config::from_toml(&base(), no_env()).expect("valid");
+    assert_eq!(c.enrollment.code_ttl, Duration::from_secs(24 * 3600));
+    assert_eq!(c.enrollment.max_attempts, 5);
+    assert_eq!(c.enrollment.max_failures_per_address, 20);
+    assert_eq!(c.fleet.silent_after, Duration::from_secs(300));
+
+    let doc = format!(
+        "{}\n[enrollment]\ncode_ttl = \"2h\"\nmax_attempts = 3\n\n[fleet]\nsilent_after = \"10m\"\n",
+        base()
+    );
+    let c = Config::from_toml(&doc, no_env()).expect("valid");
+    assert_eq!(c.enrollment.code_ttl, Duration::from_secs(7200));
+    assert_eq!(c.enrollment.max_attempts, 3);
+    assert_eq!(c.fleet.silent_after, Duration::from_secs(600));
+    let c = Config::from_toml(
+        &base(),
+        env(&[("CHANNEL_ADAPTER_FLEET_SILENT_AFTER", "90s")]),
+    )
+    .expect("override");
+    assert_eq!(c.fleet.silent_after, Duration::from_secs(90));
+
+    let bad = format!(
+        "{}\n[enrollment]\ncode_ttl = \"soon\"\nmax_attempts = 0\n\n[fleet]\nsilent_after = \"1s\"\n",
+        base()
+    );
+    let p = problems(&bad, no_env());
+    assert_eq!(
+        p,
+        [
+            "enrollment.code_ttl",
+            "enrollment.max_attempts",
+            "fleet.silent_after"
+        ]
+    );
+}

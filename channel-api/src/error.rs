@@ -213,6 +213,34 @@ catalogue! {
     ResolutionConflict = "RESOLUTION_CONFLICT", 409, retry: false,
         it: "Per questo pagamento è già stata registrata una soluzione diversa.",
         en: "A different resolution has already been recorded for this payment.";
+    /// A signed request whose signature does not verify with the device's key.
+    SignatureInvalid = "SIGNATURE_INVALID", 401, retry: false,
+        it: "Postazione non riconosciuta dal servizio di pagamento. Rivolgersi al personale.",
+        en: "This station is not recognised by the payment service. Please ask the staff.";
+    /// A signed request whose instant is too far from the adapter's clock.
+    ClockSkew = "CLOCK_SKEW", 401, retry: true,
+        it: "L'orologio della postazione non è corretto. Rivolgersi al personale.",
+        en: "This station's clock is wrong. Please ask the staff.";
+    /// An enrollment code that matches no code issued.
+    EnrollmentCodeInvalid = "ENROLLMENT_CODE_INVALID", 401, retry: false,
+        it: "Codice di attivazione errato. Controllare il codice e riprovare.",
+        en: "Wrong activation code. Please check the code and try again.";
+    /// An enrollment code past its expiry.
+    EnrollmentCodeExpired = "ENROLLMENT_CODE_EXPIRED", 410, retry: false,
+        it: "Codice di attivazione scaduto. Chiederne uno nuovo all'amministratore.",
+        en: "The activation code has expired. Please ask the administrator for a new one.";
+    /// An enrollment code already used, or burnt by too many wrong attempts.
+    EnrollmentCodeUsed = "ENROLLMENT_CODE_USED", 410, retry: false,
+        it: "Codice di attivazione già usato o bloccato. Chiederne uno nuovo all'amministratore.",
+        en: "The activation code was already used or is blocked. Please ask the administrator for a new one.";
+    /// Too many failed attempts from this address: wait before trying again.
+    TooManyAttempts = "TOO_MANY_ATTEMPTS", 429, retry: true,
+        it: "Troppi tentativi non riusciti. Attendere qualche minuto e riprovare.",
+        en: "Too many failed attempts. Please wait a few minutes and try again.";
+    /// The caller may not act on this comune or resource.
+    Forbidden = "FORBIDDEN", 403, retry: false,
+        it: "Operazione non consentita per questa utenza.",
+        en: "This account is not allowed to do this.";
     /// Something failed inside the adapter.
     InternalError = "INTERNAL_ERROR", 500, retry: true,
         it: "Errore interno del servizio di pagamento. Riprovare più tardi.",

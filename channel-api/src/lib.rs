@@ -9,12 +9,15 @@
 //! - [`error`]: the error catalogue, stable codes with Italian and English messages.
 //! - [`wire`]: how `pagopa` domain types travel in JSON (amounts as integer cents).
 //! - [`time`]: instants as RFC 3339 text.
+//! - [`fleet`]: enrollment, key-pair credentials and signed requests, managed settings, health.
 //! - [`OPENAPI_JSON`]: the OpenAPI 3.1 document the adapter serves at [`paths::OPENAPI`].
 //!
-//! Every request except the OpenAPI document carries the device's credential:
-//! `Authorization: Bearer <credential>`.
+//! Every request except the OpenAPI document and enrollment carries the device's credential:
+//! `Authorization: Bearer <credential>` for devices registered by hand, or a signature made with
+//! the device's own key for enrolled devices (see [`fleet`]).
 
 pub mod error;
+pub mod fleet;
 pub mod time;
 pub mod types;
 pub mod wire;
@@ -49,9 +52,19 @@ pub mod paths {
     pub const OFFLINE_BATCHES: &str = "/v1/offline-batches";
     /// `POST`: the device's daily closing; `GET`: its closings of a day.
     pub const CLOSINGS: &str = "/v1/closings";
+    /// `POST` (no credential; the one-time code is the credential): enroll a device.
+    pub const ENROLL: &str = "/v1/enroll";
+    /// `GET`: the device as the adapter sees it.
+    pub const DEVICE: &str = "/v1/device";
+    /// `GET`: the configuration the adapter manages for the device.
+    pub const DEVICE_CONFIG: &str = "/v1/device/config";
+    /// `PUT`: replace the device's public key (signed with the current key).
+    pub const DEVICE_CREDENTIAL: &str = "/v1/device/credential";
+    /// `POST`: the device leaves the fleet; its credential stops working at once.
+    pub const UNENROLL: &str = "/v1/device/unenroll";
 
     /// Every path of the device API (all under `/v1`).
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 14] = [
         OPENAPI,
         HEARTBEAT,
         VERIFY,
@@ -61,6 +74,11 @@ pub mod paths {
         OFFLINE_BATCHES,
         CLOSINGS,
         RESOLUTION,
+        ENROLL,
+        DEVICE,
+        DEVICE_CONFIG,
+        DEVICE_CREDENTIAL,
+        UNENROLL,
     ];
 }
 
@@ -70,4 +88,6 @@ pub mod auth {
     pub const HEADER: &str = "authorization";
     /// The scheme, followed by one space and the credential.
     pub const SCHEME: &str = "Bearer";
+    /// The scheme of signed requests: see [`crate::fleet`].
+    pub const SIGNATURE_SCHEME: &str = crate::fleet::SIGNATURE_SCHEME;
 }

@@ -634,6 +634,9 @@ pub struct HeartbeatRequest {
     /// Offline payments and outcomes waiting in the device's outbox.
     #[serde(default)]
     pub queued: Option<u32>,
+    /// The state of the device's peripherals and journal, for the fleet view.
+    #[serde(default)]
+    pub health: Option<crate::fleet::DeviceHealth>,
 }
 
 /// Who the device is, as registered.
@@ -663,6 +666,11 @@ pub struct HeartbeatResponse {
     pub device: DeviceInfo,
     /// The API version (`v1`).
     pub api_version: String,
+    /// The version of the configuration the adapter holds for the device
+    /// ([`crate::fleet::DeviceConfig`]); when it differs from the one applied, the device pulls
+    /// `GET /v1/device/config`. 0: nothing published.
+    #[serde(default)]
+    pub config_version: u64,
 }
 
 impl OfflineItemResult {

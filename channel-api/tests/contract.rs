@@ -252,3 +252,31 @@ fn closing_and_resolution_shapes_match_the_document() {
     assert_eq!(closing.counted_cash.cents(), 4000);
     assert_eq!(closing.payments[0].total.cents(), 4100);
 }
+
+#[test]
+fn fleet_enums_match_the_types() {
+    use channel_api::fleet::{CredentialKind, FeeDisplay, PaperLevel};
+    let doc = doc();
+    let wire = |v: serde_json::Value| v.as_str().expect("string").to_owned();
+    let kinds: BTreeSet<String> = [CredentialKind::Secret, CredentialKind::KeyPair]
+        .into_iter()
+        .map(|k| wire(serde_json::to_value(k).expect("serializes")))
+        .collect();
+    assert_eq!(enum_values(&doc, "CredentialKind"), kinds);
+    let levels: BTreeSet<String> = [PaperLevel::Ok, PaperLevel::Low, PaperLevel::Out]
+        .into_iter()
+        .map(|k| wire(serde_json::to_value(k).expect("serializes")))
+        .collect();
+    assert_eq!(enum_values(&doc, "PaperLevel"), levels);
+    let displays: BTreeSet<String> = [FeeDisplay::Itemized, FeeDisplay::TotalFirst]
+        .into_iter()
+        .map(|k| wire(serde_json::to_value(k).expect("serializes")))
+        .collect();
+    assert_eq!(enum_values(&doc, "FeeDisplay"), displays);
+    // The signed-request scheme is documented next to the bearer one.
+    assert!(doc["components"]["securitySchemes"]["signature"].is_object());
+    assert_eq!(
+        doc["paths"]["/v1/enroll"]["post"]["security"],
+        serde_json::json!([])
+    );
+}

@@ -257,6 +257,16 @@ async fn run(cli: Cli) -> Result<()> {
     };
     let kiosk_credential = credential("demo-kiosk", DeviceKind::Kiosk)?;
     let counter_credential = credential("demo-counter", DeviceKind::Counter)?;
+    // An administrator of every comune, for the fleet page.
+    let admin = channel_adapter::users::add(
+        &store,
+        "demo-admin",
+        channel_adapter::store::fleet::Role::Admin,
+        &[],
+        true,
+        &OsRandom,
+        now,
+    )?;
     let nodo_client: Arc<dyn NodoClient> = Arc::new(
         channel_adapter::nodo::http::HttpNodoClient::from_config(&config)
             .context("the adapter's Nodo client")?,
@@ -308,6 +318,10 @@ async fn run(cli: Cli) -> Result<()> {
     println!("status: http://{kiosk_ui}/status   http://{counter_ui}/status");
     println!(
         "adapter: http://{adapter_addr}/v1/openapi.json   metrics: http://{adapter_addr}/metrics"
+    );
+    println!(
+        "fleet page: http://{adapter_addr}/admin/   (token {})",
+        admin.token
     );
     println!(
         "nodo-sim: {}   admin: http://{}/admin/notices",

@@ -20,6 +20,17 @@ impl Drop for Demo {
 }
 
 fn http(base: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+    http_as(base, method, path, body, "")
+}
+
+/// `extra` is more header lines, each ending in CRLF.
+fn http_as(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    extra: &str,
+) -> (u16, String) {
     let host = base.trim_start_matches("http://").trim_end_matches('/');
     let mut s = TcpStream::connect(host).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20)))
@@ -27,7 +38,7 @@ fn http(base: &str, method: &str, path: &str, body: Option<&Value>) -> (u16, Str
     let body = body.map(Value::to_string).unwrap_or_default();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .expect("write");
@@ -203,6 +214,38 @@ fn demo_starts_everything_and_takes_a_card_payment() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // The fleet page's API shows both stations to the demo administrator, and nothing to
+    // someone without a token.
+    let token = lines
+        .iter()
+        .find(|l| l.starts_with("fleet page:"))
+        .and_then(|l| l.split_whitespace().last())
+        .expect("fleet page line")
+        .trim_end_matches(')')
+        .to_owned();
+    let (status, page) = http(&adapter, "GET", "/admin/", None);
+    assert_eq!(status, 200);
+    assert!(page.contains("<html"), "the fleet page is served");
+    let (status, _) = http(&adapter, "GET", "/admin/v1/fleet", None);
+    assert_eq!(status, 401);
+    let (status, body) = http_as(
+        &adapter,
+        "GET",
+        "/admin/v1/fleet",
+        None,
+        &format!("Authorization: Bearer {token}\r\n"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let fleet: Value = serde_json::from_str(&body).expect("JSON");
+    let mut names: Vec<&str> = fleet["devices"]
+        .as_array()
+        .expect("devices")
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["demo-counter", "demo-kiosk"]);
 
     // Ctrl-C stops everything cleanly.
     let pid = demo.0.id().to_string();

@@ -43,6 +43,7 @@ pub async fn round(adapter: &AdapterClient, tx: &mpsc::Sender<Input>, clock: &dy
             agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             device_time: Some(clock.now()),
             queued: u32::try_from(queued).ok(),
+            health: None,
         })
         .await;
     let online = !matches!(hb, Err(crate::flow::Failure::Unreachable { .. }));

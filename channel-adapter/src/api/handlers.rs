@@ -156,18 +156,30 @@ pub(super) async fn heartbeat(
 ) -> Result<Json<HeartbeatResponse>, ApiError> {
     let now = state.clock.now();
     let id = auth.device.id;
-    state.store.call(move |s| s.touch_device(id, now)).await?;
     info!(
         device = id,
         agent_version = req.agent_version.as_deref(),
         queued = req.queued,
         "heartbeat"
     );
+    let device = auth.device.clone();
+    let agent_version = req.agent_version.clone();
+    let health = req.health.clone();
+    // Health and last contact for the fleet view; the answer carries the configuration
+    // version so the device pulls a new one without restarting.
+    let config_version = state
+        .store
+        .call(move |s| {
+            s.record_heartbeat(id, now, agent_version.as_deref(), health.as_ref())?;
+            crate::fleet::config_version(s, &device)
+        })
+        .await?;
     Ok(Json(HeartbeatResponse {
         server_time: now,
         clock_skew_ms: req.device_time.map(|t| t.millis_since(now)),
         device: auth.device.info(),
         api_version: API_VERSION.to_owned(),
+        config_version,
     }))
 }
 

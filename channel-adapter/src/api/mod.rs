@@ -1,15 +1,19 @@
-//! The device API over HTTP: routing, authentication, errors, metrics.
+//! The device API over HTTP: routing, authentication, errors, metrics; the admin API and the
+//! fleet page under `/admin` ([`admin`]).
 //!
-//! Every route under `/v1` except the OpenAPI document requires a registered device's
-//! credential; the authentication layer puts the [`AuthenticatedDevice`] into the request for
-//! the handlers. Errors always answer with the catalogue's JSON body ([`channel_api::ErrorBody`])
+//! Every route under `/v1` except the OpenAPI document and enrollment requires a registered
+//! device's credential — a bearer secret, or a request signed with the device's key, whose body
+//! is then buffered to check the signature; the authentication layer puts the
+//! [`AuthenticatedDevice`] into the request for the handlers. Errors always answer with the catalogue's JSON body ([`channel_api::ErrorBody`])
 //! and its HTTP status, including malformed JSON and unknown routes, so a device never has to
 //! interpret a bare status.
 //!
 //! The routes that need the Nodo (verify, activate) are mounted only when the adapter has a
 //! [`crate::nodo::Gateway`]: without one they do not exist, rather than pretend.
 
+pub mod admin;
 mod closings;
+mod device;
 mod handlers;
 mod resolutions;
 
@@ -24,7 +28,7 @@ use axum::extract::{FromRequest, MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use channel_api::{ErrorBody, ErrorCode, paths};
 use serde::de::DeserializeOwned;
 
@@ -55,6 +59,8 @@ pub struct Shared {
     pub gateway: Option<Gateway>,
     /// Tells the outbox worker which device's queue got an entry, so it sends it at once.
     pub outbox_wakeup: Arc<crate::outbox::Signal>,
+    /// Failed enrollments per client address.
+    pub enroll_limiter: crate::enroll::Limiter,
 }
 
 /// The handlers' state.
@@ -106,7 +112,7 @@ pub fn error_response(body: ErrorBody) -> Response {
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"channel-adapter\""),
+            HeaderValue::from_static("Bearer realm=\"channel-adapter\", Signature"),
         );
     }
     response
@@ -140,40 +146,100 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-/// The authentication layer: a valid, unrevoked device credential or a 401.
-async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let presented = match req.headers().get(header::AUTHORIZATION) {
-        None => Err(AuthError::Missing),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(auth::parse_header)
-            .ok_or(AuthError::Invalid),
-    };
-    let result = match presented {
-        Err(e) => Err(e),
-        Ok(p) => {
-            let id = p.device_id;
-            match state.store.call(move |s| s.device(id)).await {
-                Err(e) => return ApiError::from(e).into_response(),
-                Ok(device) => auth::check(&p, device.as_ref()).map(|()| device),
+/// The largest request body: axum's default limit for JSON, applied here too to signed bodies,
+/// which are buffered before any extractor runs.
+pub const MAX_BODY_BYTES: usize = 2 << 20;
+
+/// The authentication layer: a valid, unrevoked device credential (bearer secret or signed
+/// request) or a 401.
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let header_value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().ok().map(str::to_owned));
+    let (req, result) = match header_value {
+        None => (req, Err(AuthError::Missing)),
+        Some(None) => (req, Err(AuthError::Invalid)),
+        Some(Some(v)) if v.starts_with(channel_api::fleet::SIGNATURE_SCHEME) => {
+            match auth::parse_signature_header(&v) {
+                None => (req, Err(AuthError::SignatureInvalid)),
+                Some(p) => match check_signed(&state, p, req).await {
+                    Ok(pair) => pair,
+                    Err(response) => return response,
+                },
             }
         }
+        Some(Some(v)) => match auth::parse_header(&v) {
+            None => (req, Err(AuthError::Invalid)),
+            Some(p) => {
+                let id = p.device_id;
+                match state.store.call(move |s| s.device(id)).await {
+                    Err(e) => return ApiError::from(e).into_response(),
+                    Ok(device) => {
+                        let checked = auth::check(&p, device.as_ref())
+                            .and_then(|()| device.ok_or(AuthError::Invalid));
+                        (req, checked)
+                    }
+                }
+            }
+        },
     };
+    let mut req = req;
     match result {
-        Ok(Some(device)) => {
+        Ok(device) => {
             let at = state.clock.now();
             req.extensions_mut()
                 .insert(AuthenticatedDevice { device, at });
             next.run(req).await
         }
-        // `check` succeeds only with a device.
-        Ok(None) => ApiError::new(ErrorCode::InvalidCredential).into_response(),
         Err(e) => {
             state.metrics.auth_failure(e.code());
             ApiError::new(e.error_code()).into_response()
         }
     }
+}
+
+/// Buffer the body of a signed request and check its signature; the request comes back with
+/// the same body for the handlers.
+async fn check_signed(
+    state: &AppState,
+    p: auth::SignedPresented,
+    req: Request,
+) -> Result<(Request, Result<crate::store::DeviceRecord, AuthError>), Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(ApiError::detail(
+                ErrorCode::InvalidRequest,
+                format!("body larger than {MAX_BODY_BYTES} bytes, or unreadable"),
+            )
+            .into_response());
+        }
+    };
+    let id = p.device_id;
+    let device = state
+        .store
+        .call(move |s| s.device(id))
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let checked = auth::check_signature(
+        &p,
+        device.as_ref(),
+        parts.method.as_str(),
+        &path_and_query,
+        &bytes,
+        state.clock.now(),
+    )
+    .and_then(|()| device.ok_or(AuthError::SignatureInvalid));
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        checked,
+    ))
 }
 
 /// Count and time every routed request by its route template.
@@ -238,11 +304,19 @@ async fn openapi() -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let max_attempts = state.config.outbox.max_attempts;
+    let now = state.clock.now();
+    let silent_after = state.config.fleet.silent_after;
     let read = state
         .store
-        .call(move |s| Ok((s.count_by_state()?, s.outbox_stats(max_attempts)?)))
+        .call(move |s| {
+            Ok((
+                s.count_by_state()?,
+                s.outbox_stats(max_attempts)?,
+                crate::fleet::status_counts(s, now, silent_after)?,
+            ))
+        })
         .await;
-    let (counts, outbox) = match read {
+    let (counts, outbox, devices) = match read {
         Ok(c) => c,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -254,9 +328,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(&crate::metrics::Snapshot {
             payments: &counts,
             outbox: &outbox,
-            now: state.clock.now(),
+            now,
             store: state.store.write_counts(),
-        }),
+        }) + &crate::fleet::render_gauges(&devices),
     )
         .into_response()
 }
@@ -273,7 +347,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             paths::CLOSINGS,
             post(closings::submit_closing).get(closings::list_closings),
-        );
+        )
+        .route(paths::DEVICE, get(device::status))
+        .route(paths::DEVICE_CONFIG, get(device::config))
+        .route(paths::DEVICE_CREDENTIAL, put(device::rotate))
+        .route(paths::UNENROLL, post(device::unenroll));
     if state.gateway.is_some() {
         payments = payments.post(handlers::activate);
         device = device.route(paths::VERIFY, post(handlers::verify));
@@ -283,6 +361,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .merge(device)
+        .merge(admin::router(state.clone()))
+        .route(paths::ENROLL, post(device::enroll))
         .route(paths::OPENAPI, get(openapi))
         .route(METRICS_PATH, get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), track))

@@ -1,5 +1,7 @@
-//! Registered devices and their hashed credentials.
+//! Registered devices: their placement, credentials (hashed secret or public key) and what
+//! their last heartbeat said.
 
+use channel_api::fleet::{CredentialKind, DeviceHealth};
 use channel_api::{DeviceInfo, DeviceKind, Timestamp};
 use pagopa::{CheckMode, CreditorFiscalCode};
 use rusqlite::{OptionalExtension, Row, params};
@@ -38,6 +40,51 @@ pub struct DeviceRecord {
     pub revoked_at: Option<Timestamp>,
     /// Its last authenticated request.
     pub last_seen_at: Option<Timestamp>,
+    /// Where it stands (empty for devices registered by hand before enrollment existed).
+    pub location: String,
+    /// How it authenticates.
+    pub credential: CredentialKind,
+    /// Its Ed25519 public key, for [`CredentialKind::KeyPair`].
+    pub public_key: Option<[u8; 32]>,
+    /// When it enrolled with a code.
+    pub enrolled_at: Option<Timestamp>,
+    /// The host name it gave at enrollment.
+    pub hostname: Option<String>,
+    /// The agent version of its last heartbeat (or enrollment).
+    pub agent_version: Option<String>,
+    /// Its last heartbeat.
+    pub last_heartbeat_at: Option<Timestamp>,
+    /// The health its last heartbeat reported.
+    pub health: Option<DeviceHealth>,
+    /// The configuration version it last said it applied.
+    pub applied_config_version: Option<u64>,
+}
+
+/// The on-disk value of a credential kind (pinned by a test: changing one needs a migration).
+pub fn credential_kind_str(k: CredentialKind) -> &'static str {
+    match k {
+        CredentialKind::Secret => "secret",
+        CredentialKind::KeyPair => "key_pair",
+    }
+}
+
+fn parse_credential_kind(s: &str) -> Result<CredentialKind, ()> {
+    match s {
+        "secret" => Ok(CredentialKind::Secret),
+        "key_pair" => Ok(CredentialKind::KeyPair),
+        _ => Err(()),
+    }
+}
+
+/// A device joining by enrollment (see [`Store::redeem_enrollment_code`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEnrolled {
+    /// Its Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// Its host name, as it reported it.
+    pub hostname: Option<String>,
+    /// Its agent version.
+    pub agent_version: Option<String>,
 }
 
 impl std::fmt::Debug for DeviceRecord {
@@ -49,6 +96,8 @@ impl std::fmt::Debug for DeviceRecord {
             .field("kind", &self.kind)
             .field("credential", &format_args!("***"))
             .field("revoked_at", &self.revoked_at)
+            .field("location", &self.location)
+            .field("credential_kind", &self.credential)
             .finish_non_exhaustive()
     }
 }
@@ -65,9 +114,10 @@ impl DeviceRecord {
     }
 }
 
-const COLUMNS: &str = "id, name, comune, kind, credential_salt, credential_hash, created_at, revoked_at, last_seen_at";
+pub(super) const COLUMNS: &str = "id, name, comune, kind, credential_salt, credential_hash, created_at, revoked_at, last_seen_at, \
+     location, credential_kind, public_key, enrolled_at, hostname, agent_version, last_heartbeat_at, health_json, applied_config_version";
 
-fn from_row(r: &Row<'_>) -> Result<DeviceRecord, StoreError> {
+pub(super) fn from_row(r: &Row<'_>) -> Result<DeviceRecord, StoreError> {
     let id: i64 = r.get(0)?;
     let salt: Vec<u8> = r.get(4)?;
     let hash: Vec<u8> = r.get(5)?;
@@ -98,7 +148,75 @@ fn from_row(r: &Row<'_>) -> Result<DeviceRecord, StoreError> {
         created_at: Timestamp::from_unix_millis(r.get(6)?),
         revoked_at: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_unix_millis),
         last_seen_at: r.get::<_, Option<i64>>(8)?.map(Timestamp::from_unix_millis),
+        location: r.get(9)?,
+        credential: col::parse("devices.credential_kind", r.get(10)?, parse_credential_kind)?,
+        public_key: match r.get::<_, Option<Vec<u8>>>(11)? {
+            None => None,
+            Some(k) => Some(
+                k.as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("devices.public_key", &k))?,
+            ),
+        },
+        enrolled_at: r
+            .get::<_, Option<i64>>(12)?
+            .map(Timestamp::from_unix_millis),
+        hostname: r.get(13)?,
+        agent_version: r.get(14)?,
+        last_heartbeat_at: r
+            .get::<_, Option<i64>>(15)?
+            .map(Timestamp::from_unix_millis),
+        health: col::parse_opt("devices.health_json", r.get(16)?, |s| {
+            serde_json::from_str::<DeviceHealth>(s)
+        })?,
+        applied_config_version: r
+            .get::<_, Option<i64>>(17)?
+            .and_then(|v| u64::try_from(v).ok()),
     })
+}
+
+/// Insert an enrolled device inside the caller's transaction; returns its id. Its name is
+/// `<kind>-<code id>`, made unique with a numeric suffix if a device already has it.
+pub(super) fn insert_enrolled(
+    c: &rusqlite::Connection,
+    code_id: &str,
+    comune: &CreditorFiscalCode,
+    kind: DeviceKind,
+    location: &str,
+    device: &NewEnrolled,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let base = format!("{}-{}", kind.as_str(), code_id.to_ascii_lowercase());
+    for n in 0..100u32 {
+        let name = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let inserted = c
+            .prepare_cached(
+                "INSERT INTO devices (name, comune, kind, credential_salt, credential_hash, created_at,
+                     location, credential_kind, public_key, enrolled_at, hostname, agent_version)
+                 VALUES (?1, ?2, ?3, zeroblob(16), zeroblob(32), ?4, ?5, ?9, ?6, ?4, ?7, ?8)
+                 ON CONFLICT (name) DO NOTHING",
+            )?
+            .execute(params![
+                name,
+                comune.as_str(),
+                kind.as_str(),
+                now.unix_millis(),
+                location,
+                &device.public_key[..],
+                device.hostname,
+                device.agent_version,
+                credential_kind_str(CredentialKind::KeyPair)
+            ])?;
+        if inserted == 1 {
+            // Row ids of an AUTOINCREMENT table start at 1.
+            return Ok(c.last_insert_rowid() as u64);
+        }
+    }
+    Err(StoreError::DeviceNameTaken(base))
 }
 
 impl Store {
@@ -187,6 +305,70 @@ impl Store {
         })
     }
 
+    /// Devices of `comuni` (every device with `None`), by id.
+    pub fn devices_of(
+        &self,
+        comuni: Option<&[CreditorFiscalCode]>,
+    ) -> Result<Vec<DeviceRecord>, StoreError> {
+        let all = self.list_devices()?;
+        Ok(match comuni {
+            None => all,
+            Some(cs) => all.into_iter().filter(|d| cs.contains(&d.comune)).collect(),
+        })
+    }
+
+    /// Record a heartbeat: last contact, agent version and the health reported.
+    pub fn record_heartbeat(
+        &self,
+        id: u64,
+        now: Timestamp,
+        agent_version: Option<&str>,
+        health: Option<&DeviceHealth>,
+    ) -> Result<(), StoreError> {
+        let health_json =
+            health
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt {
+                    what: "devices.health_json",
+                    value: e.to_string(),
+                })?;
+        let applied = health
+            .and_then(|h| h.config_version)
+            .and_then(|v| i64::try_from(v).ok());
+        self.write(|c| {
+            c.prepare_cached(
+                "UPDATE devices SET last_seen_at = ?2, last_heartbeat_at = ?2,
+                     agent_version = COALESCE(?3, agent_version),
+                     health_json = COALESCE(?4, health_json),
+                     applied_config_version = COALESCE(?5, applied_config_version)
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                id as i64,
+                now.unix_millis(),
+                agent_version,
+                health_json,
+                applied
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Replace the public key of an enrolled, unrevoked device. `false`: no such device (or
+    /// revoked, or not a key-pair device).
+    pub fn rotate_public_key(&self, id: u64, key: &[u8; 32]) -> Result<bool, StoreError> {
+        self.write_synced(|c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE devices SET public_key = ?2
+                     WHERE id = ?1 AND credential_kind = 'key_pair' AND revoked_at IS NULL",
+                )?
+                .execute(params![id as i64, &key[..]])?;
+            Ok(n == 1)
+        })
+    }
+
     /// Record that the device was seen (heartbeat).
     pub fn touch_device(&self, id: u64, now: Timestamp) -> Result<(), StoreError> {
         self.write(|c| {
@@ -242,6 +424,48 @@ mod tests {
                 .code(),
             "STORE_DEVICE_NOT_FOUND"
         );
+    }
+
+    #[test]
+    fn credential_kinds_are_pinned() {
+        for (k, v) in [
+            (CredentialKind::Secret, "secret"),
+            (CredentialKind::KeyPair, "key_pair"),
+        ] {
+            assert_eq!(credential_kind_str(k), v);
+            assert_eq!(parse_credential_kind(v), Ok(k));
+        }
+    }
+
+    #[test]
+    fn heartbeat_health_round_trips() {
+        let store = temp_store("devices-health");
+        let t = Timestamp::from_unix_millis(1_000);
+        let id = store
+            .add_device(&new_device("kiosk-3"), &[1; 16], &[2; 32], t)
+            .expect("add");
+        let health = DeviceHealth {
+            queue_depth: 3,
+            config_version: Some(7),
+            ..DeviceHealth::default()
+        };
+        store
+            .record_heartbeat(
+                id,
+                Timestamp::from_unix_millis(2_000),
+                Some("1.2"),
+                Some(&health),
+            )
+            .expect("heartbeat");
+        let rec = store.device(id).expect("read").expect("exists");
+        assert_eq!(rec.health, Some(health));
+        assert_eq!(rec.applied_config_version, Some(7));
+        assert_eq!(rec.agent_version.as_deref(), Some("1.2"));
+        assert_eq!(
+            rec.last_heartbeat_at,
+            Some(Timestamp::from_unix_millis(2_000))
+        );
+        assert_eq!(rec.credential, CredentialKind::Secret);
     }
 
     #[test]

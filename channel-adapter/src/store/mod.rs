@@ -30,6 +30,7 @@
 
 mod closings;
 mod devices;
+pub mod fleet;
 mod journal;
 mod outbox;
 mod payments;
@@ -123,6 +124,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_outbox_worker.sql"),
     include_str!("migrations/0003_closings_resolutions.sql"),
+    include_str!("migrations/0004_fleet.sql"),
 ];
 
 /// The schema version this build writes.
@@ -773,10 +775,14 @@ mod tests {
         assert_eq!(store.schema_version().expect("version"), SCHEMA_VERSION);
         let expected = [
             "closings",
+            "device_configs",
             "devices",
+            "enrollment_codes",
             "nodo_calls",
             "outcome_outbox",
             "payments",
+            "user_comuni",
+            "users",
         ];
         assert_eq!(tables(&store), expected);
         let mode: String = store

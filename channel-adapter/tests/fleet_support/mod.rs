@@ -1,0 +1,226 @@
+//! Helpers of the fleet tests: a device key pair that signs requests the way the contract says,
+//! a clock the test moves, and an adapter on loopback (plain or TLS) with that clock.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use channel_adapter::ambient::{Clock, OsRandom, SystemClock};
+use channel_adapter::api::{self, AppState};
+use channel_adapter::config::Config;
+use channel_adapter::enroll::{self, CodeRequest};
+use channel_adapter::server::{Bound, load_tls};
+use channel_adapter::store::Store;
+use channel_api::fleet::signing_input;
+use channel_api::{DeviceKind, Timestamp};
+use ring::signature::{Ed25519KeyPair, KeyPair as _};
+
+use crate::common::{Response, TempDir, config_toml, fixtures, http};
+
+/// A clock the test sets; starts at the system time.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// Now, by the system clock.
+    pub fn new() -> ManualClock {
+        ManualClock(AtomicI64::new(SystemClock.now().unix_millis()))
+    }
+
+    /// Move forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// A device's key pair, made with ring as a device would.
+pub struct DeviceKey(Ed25519KeyPair);
+
+impl DeviceKey {
+    /// A fresh key pair.
+    pub fn generate() -> DeviceKey {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).expect("keygen");
+        DeviceKey(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key"))
+    }
+
+    /// The public key, base64url.
+    pub fn public(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0.public_key().as_ref())
+    }
+
+    /// The `Authorization` value for a request of device `id` at `ms`.
+    pub fn authorization(&self, id: u64, method: &str, path: &str, ms: i64, body: &str) -> String {
+        let sig = self
+            .0
+            .sign(&signing_input(method, path, ms, body.as_bytes()));
+        format!(
+            "Signature {id}.{ms}.{}",
+            URL_SAFE_NO_PAD.encode(sig.as_ref())
+        )
+    }
+}
+
+/// One signed request over plain TCP, signed at `ms`.
+pub async fn signed_at(
+    addr: SocketAddr,
+    key: &DeviceKey,
+    id: u64,
+    ms: i64,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Response {
+    let auth = key.authorization(id, method, path, ms, body.unwrap_or(""));
+    http(addr, method, path, &[("Authorization", &auth)], body).await
+}
+
+/// One signed request over plain TCP, signed now.
+pub async fn signed(
+    addr: SocketAddr,
+    key: &DeviceKey,
+    id: u64,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Response {
+    let ms = SystemClock.now().unix_millis();
+    signed_at(addr, key, id, ms, method, path, body).await
+}
+
+/// Roma Capitale, the comune of most test devices.
+pub const ROMA: &str = "02438750586";
+/// Another comune (Fiumicino).
+pub const FIUMICINO: &str = "97086740582";
+
+/// An adapter without a Nodo, on loopback, with a clock the test moves.
+pub struct Adapter {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state.
+    pub state: AppState,
+    /// Its store.
+    pub store: Arc<Store>,
+    /// Its clock.
+    pub clock: Arc<ManualClock>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: TempDir,
+}
+
+impl Adapter {
+    /// Start one; `extra` is appended to the configuration; `tls`: serve the test certificate.
+    pub async fn start(name: &str, extra: &str, tls: bool) -> Adapter {
+        let dir = TempDir::new(name);
+        let store_path = dir.join("adapter.db");
+        let mut toml = config_toml("127.0.0.1:0", &store_path);
+        if tls {
+            toml.push_str(&format!(
+                "\n[tls]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
+                fixtures().join("server.pem").display(),
+                fixtures().join("server.key").display()
+            ));
+        }
+        toml.push_str(extra);
+        let config = Config::from_toml(&toml, Vec::new()).expect("config");
+        let store = Arc::new(Store::open(&store_path).expect("store"));
+        let clock = Arc::new(ManualClock::new());
+        let state = channel_adapter::app_state(
+            Arc::new(config),
+            Arc::clone(&store),
+            Arc::clone(&clock) as Arc<dyn Clock>,
+            Arc::new(OsRandom),
+            None,
+        );
+        let tls = tls.then(|| {
+            load_tls(
+                &fixtures().join("server.pem"),
+                &fixtures().join("server.key"),
+            )
+            .expect("test certificate")
+        });
+        let bound = Bound::bind("127.0.0.1:0".parse().expect("addr"), tls)
+            .await
+            .expect("bind");
+        let addr = bound.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(bound.serve(api::router(state.clone()), async {
+            let _ = stopped.await;
+        }));
+        Adapter {
+            addr,
+            state,
+            store,
+            clock,
+            stop: Some(stop),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// Create an enrollment code for `comune` (24 h).
+    pub fn code(&self, comune: &str) -> String {
+        new_code(&self.store, comune, self.clock.now())
+    }
+}
+
+impl Drop for Adapter {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+    }
+}
+
+/// Create a kiosk enrollment code for `comune` in `store`.
+pub fn new_code(store: &Store, comune: &str, now: Timestamp) -> String {
+    enroll::create_code(
+        store,
+        &OsRandom,
+        &CodeRequest {
+            comune,
+            location: "Ufficio anagrafe",
+            kind: DeviceKind::Kiosk,
+            ttl: std::time::Duration::from_secs(24 * 3600),
+            created_by: "test",
+        },
+        now,
+    )
+    .expect("code")
+    .code
+    .display()
+}
+
+/// The body of an enrollment request.
+pub fn enroll_body(code: &str, key: &DeviceKey) -> String {
+    serde_json::json!({"code": code, "public_key": key.public(), "hostname": "kiosk-test",
+        "agent_version": "0.1.0"})
+    .to_string()
+}
+
+/// Enroll over plain TCP; the device id.
+pub async fn enroll_device(addr: SocketAddr, code: &str, key: &DeviceKey) -> u64 {
+    let r = http(
+        addr,
+        "POST",
+        "/v1/enroll",
+        &[],
+        Some(&enroll_body(code, key)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["device"]["id"].as_u64().expect("device id")
+}
