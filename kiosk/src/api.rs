@@ -48,6 +48,7 @@ pub struct Api {
     pub(crate) sims: Arc<Sims>,
     pub(crate) status: StatusBoard,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: Arc<crate::settings::Settings>,
 }
 
 impl std::fmt::Debug for Api {
@@ -372,7 +373,7 @@ struct PreviewLine {
 
 /// What a printer made of `bytes`: lines with their style, QR payloads, a PNG, whether it is a
 /// copy. Rendered from the bytes actually sent, so the preview cannot differ from the paper.
-fn preview_json(bytes: &[u8]) -> Result<Value, ApiError> {
+fn preview_json(bytes: &[u8], paper: drivers::escpos::PaperWidth) -> Result<Value, ApiError> {
     let printout = drivers::escpos_view::render(bytes).map_err(|e| ApiError::bad(e.code()))?;
     let mut lines = Vec::new();
     let mut copy = false;
@@ -396,12 +397,9 @@ fn preview_json(bytes: &[u8]) -> Result<Value, ApiError> {
         .iter()
         .map(|q| String::from_utf8_lossy(q).into_owned())
         .collect();
-    let png = drivers::sim::raster::render_png(
-        &printout,
-        drivers::escpos::PrinterProfile::default().paper,
-    )
-    .ok()
-    .map(|p| base64::engine::general_purpose::STANDARD.encode(p));
+    let png = drivers::sim::raster::render_png(&printout, paper)
+        .ok()
+        .map(|p| base64::engine::general_purpose::STANDARD.encode(p));
     Ok(json!({ "lines": lines, "qr": qr, "png_base64": png, "copy": copy }))
 }
 
@@ -410,11 +408,14 @@ async fn preview(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let flow = FlowId::parse(&id).ok_or_else(|| ApiError::not_found("receipt"))?;
-    let bytes = api
-        .ask(move |core| core.ledger().document(&flow).map(<[u8]>::to_vec))
+    let (bytes, paper) = api
+        .ask(move |core| {
+            let paper = core.config().receipt.width;
+            core.ledger().document(&flow).map(|d| (d.to_vec(), paper))
+        })
         .await?
         .ok_or_else(|| ApiError::not_found("receipt"))?;
-    Ok(Json(preview_json(&bytes)?))
+    Ok(Json(preview_json(&bytes, paper)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -772,17 +773,19 @@ async fn closing(
             core.write(&Record::Closing(r.clone()))?;
             core.ledger
                 .apply(&Record::Closing(r.clone()), core.now(), &core.policy);
-            Ok::<_, FlowError>(crate::receipt::closing_report(
-                core.config(),
-                &r,
-                &totals,
-                core.now(),
+            Ok::<_, FlowError>((
+                crate::receipt::closing_report(core.config(), &r, &totals, core.now()),
+                core.config().receipt.width,
             ))
         })
         .await?
         .map_err(ApiError::conflict)?;
+    let (report, paper) = report;
     let bytes = report
-        .encode(&drivers::escpos::PrinterProfile::default())
+        .encode(&drivers::escpos::PrinterProfile {
+            paper,
+            ..Default::default()
+        })
         .ok();
     let print_error = match &api.printer {
         None => Some("PRINTER_ABSENT".to_owned()),
@@ -805,7 +808,10 @@ async fn closing(
     })
     .await?;
     let difference = i128::from(record.counted_cents) - i128::from(record.expected_cents);
-    let report_preview = bytes.as_deref().map(preview_json).transpose()?;
+    let report_preview = bytes
+        .as_deref()
+        .map(|b| preview_json(b, paper))
+        .transpose()?;
     Ok(Json(json!({
         "report_preview": report_preview,
         "closing": record,
@@ -818,8 +824,10 @@ async fn closing(
 
 async fn status(State(api): State<Shared>) -> ApiResult<Value> {
     let devices = api.status.snapshot();
+    let settings = api.settings.view();
     let v = api
         .ask(move |core| {
+            let c = core.config();
             let (journal_ok, head, error) = match &core.journal_check {
                 Ok(v) => (true, Some(v.head.clone()), None),
                 Err(e) => (false, None, Some(e.clone())),
@@ -843,6 +851,18 @@ async fn status(State(api): State<Shared>) -> ApiResult<Value> {
                 "last_sync": core.ledger().last_sync().map(|t| t.to_string()),
                 "recent_errors": core.errors.iter().map(|(at, text)| json!({"at": at.to_string(), "text": text})).collect::<Vec<_>>(),
                 "out_of_service": core.view().out_of_service,
+                "journal_head": core.journal.head(),
+                "settings": {
+                    "version": settings.version,
+                    "managed": settings.managed,
+                    "rejected": settings.rejected,
+                    "languages": c.languages,
+                    "fee_display": c.fee_display,
+                    "receipt_width": c.receipt.width.columns(),
+                    "screen_timeout_s": c.timeouts.screen.as_secs(),
+                    "done_timeout_s": c.timeouts.done.as_secs(),
+                },
+                "credential_refused": settings.credential_refused,
             })
         })
         .await?;

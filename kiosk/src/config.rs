@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use channel_api::fleet::FeeDisplay;
 use channel_api::{DeviceKind, Tender};
+use drivers::escpos::PaperWidth;
 use pagopa::{Amount, CheckMode, CreditorFiscalCode};
 use serde::Deserialize;
 
@@ -74,6 +76,8 @@ pub struct Config {
     pub journal_path: PathBuf,
     /// Languages offered on screen, the first being the default.
     pub languages: Vec<String>,
+    /// How the fee is shown on the confirmation screen.
+    pub fee_display: FeeDisplay,
     /// Check digits of scanned notices: strict in production, lenient against pagoPA's test
     /// environment.
     pub check_mode: CheckMode,
@@ -102,16 +106,52 @@ pub struct Config {
 pub struct AdapterConfig {
     /// Base URL, `http://` (loopback only) or `https://`.
     pub url: String,
-    /// The device credential issued by `channel-adapter device add`.
-    pub credential: String,
+    /// How the station proves who it is.
+    pub credential: DeviceCredential,
     /// Deadline of one request, answer included.
     pub timeout: Duration,
     /// Deadline of the TCP and TLS connection.
     pub connect_timeout: Duration,
-    /// Extra trusted roots (PEM), for an adapter with a private CA.
+    /// The adapter's certificate (or its CA), PEM, pinned at enrollment: when set, it is the
+    /// only certificate trusted, the public web roots are not.
     pub ca_file: Option<PathBuf>,
     /// Interval of the heartbeat and of the offline queue's sync.
     pub sync_interval: Duration,
+}
+
+/// How a station authenticates to the adapter: exactly one of the two in a configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DeviceCredential {
+    /// A bearer secret issued by `channel-adapter device add` (`adapter.credential`).
+    Secret(String),
+    /// An enrolled device: its Ed25519 key (`adapter.key_file`, PEM PKCS#8, mode 0600) signs
+    /// every request as device `adapter.device_id`.
+    Key {
+        /// The id the adapter gave the device at enrollment.
+        device_id: u64,
+        /// The private key file.
+        key_file: PathBuf,
+    },
+    /// No credential: only enrollment (`POST /v1/enroll`) works. Never read from a file;
+    /// `provision enroll` builds its client with it.
+    None,
+}
+
+impl std::fmt::Debug for DeviceCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceCredential::Secret(_) => f.write_str("Secret(***)"),
+            DeviceCredential::Key {
+                device_id,
+                key_file,
+            } => f
+                .debug_struct("Key")
+                .field("device_id", device_id)
+                .field("key_file", key_file)
+                .finish(),
+            DeviceCredential::None => f.write_str("None"),
+        }
+    }
 }
 
 impl std::fmt::Debug for AdapterConfig {
@@ -119,7 +159,7 @@ impl std::fmt::Debug for AdapterConfig {
         // The credential never reaches a log.
         f.debug_struct("AdapterConfig")
             .field("url", &self.url)
-            .field("credential", &"***")
+            .field("credential", &self.credential)
             .field("timeout", &self.timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("ca_file", &self.ca_file)
@@ -151,6 +191,16 @@ pub struct ReceiptConfig {
     pub header: Vec<String>,
     /// Lines printed at the bottom.
     pub footer: Vec<String>,
+    /// The printer's paper: 32 characters per line (58 mm) or 48 (80 mm).
+    pub width: PaperWidth,
+}
+
+/// The paper of a printer printing `columns` characters per line, if the drivers render
+/// receipts for that width.
+pub fn paper_width(columns: u8) -> Option<PaperWidth> {
+    [PaperWidth::Mm58, PaperWidth::Mm80]
+        .into_iter()
+        .find(|w| w.columns() == usize::from(columns))
 }
 
 /// Timeouts of the flow.
@@ -273,6 +323,7 @@ struct Raw {
     listen: Option<String>,
     journal_path: PathBuf,
     languages: Option<Vec<String>>,
+    fee_display: Option<String>,
     check_digits: Option<String>,
     location: Option<String>,
     adapter: RawAdapter,
@@ -293,7 +344,9 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawAdapter {
     url: String,
-    credential: String,
+    credential: Option<String>,
+    key_file: Option<PathBuf>,
+    device_id: Option<u64>,
     timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     ca_file: Option<PathBuf>,
@@ -317,6 +370,7 @@ struct RawReceipt {
     header: Vec<String>,
     #[serde(default)]
     footer: Vec<String>,
+    width: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -430,6 +484,28 @@ fn eight_digits(
     }
 }
 
+/// Check a list of screen languages: at least one, each with its translation file.
+pub(crate) fn check_languages(languages: &[String]) -> Result<(), String> {
+    if languages.is_empty() {
+        return Err("at least one language".into());
+    }
+    if let Some(l) = languages.iter().find(|l| !crate::ui::has_language(l)) {
+        let known: Vec<&str> = crate::ui::languages().collect();
+        return Err(format!(
+            "unknown language {l:?}: there is no translation file for it (known: {})",
+            known.join(", ")
+        ));
+    }
+    if let Some(l) = languages
+        .iter()
+        .enumerate()
+        .find(|(i, l)| languages[..*i].contains(l))
+    {
+        return Err(format!("{:?} appears twice", l.1));
+    }
+    Ok(())
+}
+
 impl Config {
     /// Read and validate the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -462,19 +538,17 @@ impl Config {
             all.sort_by_key(|l| (l != "it", l != "en", l.clone()));
             all
         });
-        if languages.is_empty() {
-            return Err(invalid("languages", "at least one language"));
-        }
-        if let Some(l) = languages.iter().find(|l| !crate::ui::has_language(l)) {
-            let known: Vec<&str> = crate::ui::languages().collect();
-            return Err(invalid(
-                "languages",
-                format!(
-                    "unknown language {l:?}: there is no translation file for it (known: {})",
-                    known.join(", ")
-                ),
-            ));
-        }
+        check_languages(&languages).map_err(|reason| invalid("languages", reason))?;
+        let fee_display = match raw.fee_display.as_deref() {
+            None | Some("itemized") => FeeDisplay::Itemized,
+            Some("total_first") => FeeDisplay::TotalFirst,
+            Some(_) => {
+                return Err(invalid(
+                    "fee_display",
+                    "expected \"itemized\" or \"total_first\"",
+                ));
+            }
+        };
         let check_mode = match raw.check_digits.as_deref() {
             None | Some("strict") => CheckMode::Strict,
             Some("lenient") => CheckMode::Lenient,
@@ -506,17 +580,68 @@ impl Config {
                 "expected https://…, or http:// on loopback only (the credential travels in it)",
             ));
         }
-        let credential = raw.adapter.credential.trim().to_owned();
-        if credential.is_empty()
-            || credential.len() > 256
-            || !credential.is_ascii()
-            || credential.contains(char::is_whitespace)
-        {
-            return Err(invalid(
-                "adapter.credential",
-                "expected the credential printed by `channel-adapter device add`",
-            ));
-        }
+        let credential = match (
+            raw.adapter.credential,
+            raw.adapter.key_file,
+            raw.adapter.device_id,
+        ) {
+            (Some(_), Some(_), _) | (Some(_), None, Some(_)) => {
+                return Err(invalid(
+                    "adapter.credential",
+                    "set either adapter.credential (a device registered by hand) or adapter.key_file and adapter.device_id (an enrolled device), not both",
+                ));
+            }
+            (Some(credential), None, None) => {
+                let credential = credential.trim().to_owned();
+                if credential.is_empty()
+                    || credential.len() > 256
+                    || !credential.is_ascii()
+                    || credential.contains(char::is_whitespace)
+                {
+                    return Err(invalid(
+                        "adapter.credential",
+                        "expected the credential printed by `channel-adapter device add`",
+                    ));
+                }
+                DeviceCredential::Secret(credential)
+            }
+            (None, Some(key_file), Some(device_id)) => {
+                if device_id == 0 {
+                    return Err(invalid(
+                        "adapter.device_id",
+                        "expected the device id given at enrollment (1 or more)",
+                    ));
+                }
+                if key_file.as_os_str().is_empty() {
+                    return Err(invalid(
+                        "adapter.key_file",
+                        "expected the device key's path",
+                    ));
+                }
+                DeviceCredential::Key {
+                    device_id,
+                    key_file,
+                }
+            }
+            (None, Some(_), None) => {
+                return Err(invalid(
+                    "adapter.device_id",
+                    "an enrolled device needs the id given at enrollment with adapter.key_file",
+                ));
+            }
+            (None, None, Some(_)) => {
+                return Err(invalid(
+                    "adapter.key_file",
+                    "an enrolled device needs its key file with adapter.device_id",
+                ));
+            }
+            (None, None, None) => {
+                return Err(invalid(
+                    "adapter.credential",
+                    "expected adapter.credential (from `channel-adapter device add`), or adapter.key_file and adapter.device_id (from `provision enroll`)",
+                ));
+            }
+        };
         let adapter = AdapterConfig {
             url,
             credential,
@@ -558,6 +683,15 @@ impl Config {
             psp_abi: raw.receipt.psp_abi.map(|s| s.trim().to_owned()),
             header: raw.receipt.header,
             footer: raw.receipt.footer,
+            width: match raw.receipt.width {
+                None => PaperWidth::default(),
+                Some(c) => paper_width(c).ok_or_else(|| {
+                    invalid(
+                        "receipt.width",
+                        format!("{c} characters per line: expected 32 (58 mm paper) or 48 (80 mm)"),
+                    )
+                })?,
+            },
         };
         if receipt.psp_name.is_empty() {
             return Err(invalid(
@@ -722,6 +856,7 @@ impl Config {
             listen,
             journal_path: raw.journal_path,
             languages,
+            fee_display,
             check_mode,
             adapter,
             comune,
@@ -851,5 +986,67 @@ pin_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA"
         let e = Config::from_toml(&text).expect_err("unknown key");
         assert_eq!(e.code(), "CONFIG_SYNTAX");
         assert!(e.to_string().contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn an_enrolled_device_has_a_key_file_and_an_id_never_both_credentials() {
+        let enrolled = COUNTER.replace(
+            "credential = \"ca1.1.00\"",
+            "key_file = \"/etc/kiosk/device.key\"\ndevice_id = 7",
+        );
+        let c = Config::from_toml(&enrolled).expect("valid");
+        assert_eq!(
+            c.adapter.credential,
+            DeviceCredential::Key {
+                device_id: 7,
+                key_file: "/etc/kiosk/device.key".into()
+            }
+        );
+        let both = COUNTER.replace(
+            "credential = \"ca1.1.00\"",
+            "credential = \"ca1.1.00\"\nkey_file = \"/k\"\ndevice_id = 7",
+        );
+        assert_eq!(field_of(&both), "adapter.credential");
+        let neither = COUNTER.replace("credential = \"ca1.1.00\"", "");
+        assert_eq!(field_of(&neither), "adapter.credential");
+        let no_id = COUNTER.replace("credential = \"ca1.1.00\"", "key_file = \"/k\"");
+        assert_eq!(field_of(&no_id), "adapter.device_id");
+        let no_key = COUNTER.replace("credential = \"ca1.1.00\"", "device_id = 7");
+        assert_eq!(field_of(&no_key), "adapter.key_file");
+        let zero = COUNTER.replace(
+            "credential = \"ca1.1.00\"",
+            "key_file = \"/k\"\ndevice_id = 0",
+        );
+        assert_eq!(field_of(&zero), "adapter.device_id");
+    }
+
+    #[test]
+    fn receipt_width_and_fee_display_are_checked() {
+        let c = Config::from_toml(COUNTER).expect("valid");
+        assert_eq!(c.receipt.width, PaperWidth::Mm80);
+        assert_eq!(c.fee_display, FeeDisplay::Itemized);
+        let narrow = COUNTER
+            .replace(
+                "psp_fiscal_code = \"02438750586\"",
+                "psp_fiscal_code = \"02438750586\"\nwidth = 32",
+            )
+            .replace(
+                "check_digits",
+                "fee_display = \"total_first\"\ncheck_digits",
+            );
+        let c = Config::from_toml(&narrow).expect("valid");
+        assert_eq!(c.receipt.width, PaperWidth::Mm58);
+        assert_eq!(c.fee_display, FeeDisplay::TotalFirst);
+        assert_eq!(
+            field_of(&COUNTER.replace(
+                "psp_fiscal_code = \"02438750586\"",
+                "psp_fiscal_code = \"02438750586\"\nwidth = 40"
+            )),
+            "receipt.width"
+        );
+        assert_eq!(
+            field_of(&COUNTER.replace("check_digits", "fee_display = \"big\"\ncheck_digits")),
+            "fee_display"
+        );
     }
 }

@@ -246,6 +246,8 @@ pub struct FlowView {
     pub operator: Option<OperatorView>,
     /// Languages.
     pub languages: Vec<String>,
+    /// How the fee is shown on the confirmation screen (additive).
+    pub fee_display: channel_api::fleet::FeeDisplay,
     /// The tender chosen (additive).
     pub tender: Option<Tender>,
     /// Tenders that may be chosen now (additive).
@@ -434,7 +436,7 @@ impl Core {
         tracing::info!("executor stopped");
     }
 
-    fn note_error(&mut self, text: String) {
+    pub(crate) fn note_error(&mut self, text: String) {
         tracing::warn!("{text}");
         if self.errors.len() == RECENT_ERRORS {
             self.errors.pop_front();
@@ -445,6 +447,13 @@ impl Core {
     /// Append a record. On failure the agent goes out of service.
     pub(crate) fn write(&mut self, record: &Record) -> Result<u64, FlowError> {
         let now = self.clock.now();
+        self.write_at(record, now)
+    }
+
+    /// Append a record stamped `now`: an event carries the instant the flow handled it, so that
+    /// a replay rebuilds the very same state (an OK outcome resent after a crash must be the
+    /// same body, `paid_at` included, or the adapter sees a conflict).
+    fn write_at(&mut self, record: &Record, now: Timestamp) -> Result<u64, FlowError> {
         let body = record.body().map_err(|e| {
             tracing::error!(error = %e, "a record cannot be encoded");
             FlowError::local("JOURNAL_FAILED")
@@ -480,7 +489,9 @@ impl Core {
             None => Flow::start(&event, now, &self.policy)
                 .ok_or_else(|| FlowError::local("NOT_ALLOWED_NOW"))?,
         };
-        self.write(&Record::event(flow_id.clone(), event))?;
+        let record = Record::event(flow_id.clone(), event);
+        self.write_at(&record, now)?;
+        crate::failpoint::journaled(&record);
         if let Some(p) = &next.payment {
             tracing::info!(flow = %flow_id, stage = ?next.stage, payment = %p.id, "flow");
         } else {
@@ -550,6 +561,7 @@ impl Core {
             None,
             document.as_ref().map(|(_, b)| b.as_slice()),
         );
+        crate::failpoint::reached(crate::failpoint::Step::Intent, effect.name());
         let adapter = self.adapter.clone();
         match effect {
             Effect::Verify { request } => {
@@ -619,7 +631,11 @@ impl Core {
     fn document(&self, flow: &FlowId, copy: bool) -> Option<(drivers::escpos::Receipt, Vec<u8>)> {
         let f = self.ledger.flow(flow)?;
         let r = receipt::payment_receipt(f, &self.config, copy)?;
-        let bytes = r.encode(&drivers::escpos::PrinterProfile::default()).ok()?;
+        let profile = drivers::escpos::PrinterProfile {
+            paper: self.config.receipt.width,
+            ..Default::default()
+        };
+        let bytes = r.encode(&profile).ok()?;
         Some((r, bytes))
     }
 
@@ -638,6 +654,7 @@ impl Core {
         }
         self.ledger
             .note_intent(flow, &effect, marker.as_deref(), None);
+        crate::failpoint::reached(crate::failpoint::Step::Intent, effect.name());
         let t = self.terminal.clone();
         self.send_back(flow.clone(), async move {
             match t {
@@ -694,6 +711,7 @@ impl Core {
     }
 
     fn result(&mut self, flow: FlowId, output: Output) {
+        crate::failpoint::effect_done(&output);
         let event = match output {
             Output::ChargeReady { amount, marker } => {
                 return self.charge_ready(&flow, amount, marker);
@@ -944,6 +962,7 @@ impl Core {
             offline: !self.online,
             operator: self.operator.clone(),
             languages: self.config.languages.clone(),
+            fee_display: self.config.fee_display,
             tender: None,
             methods: Vec::new(),
             fees: Vec::new(),

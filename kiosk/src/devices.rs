@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use channel_api::Timestamp;
+use channel_api::fleet::{PaperLevel, PrinterHealth};
 use drivers::devices::drawer::CashDrawer as _;
 use drivers::devices::printer::{
     EscPosPrinter, JobStage, PrinterConfig, PrinterEvent, ReceiptPrinter as _,
@@ -30,7 +31,7 @@ use drivers::devices::terminal::{
 use drivers::ecr17::{
     CashRegisterId, Cents, Operation, PendingRecovery, SessionConfig, Stan, TerminalId,
 };
-use drivers::escpos::{PrinterProfile, Receipt};
+use drivers::escpos::{PaperState, PaperWidth, PrinterProfile, Receipt};
 use drivers::transport::Endpoint;
 use pagopa::Amount;
 use serde::Serialize;
@@ -64,6 +65,16 @@ pub trait Printer: Send {
 
     /// Pulse the drawer; the error code if it failed.
     fn open_drawer(&mut self) -> BoxFuture<'_, Option<String>>;
+
+    /// Ask the printer how it is, for the heartbeat; `None` if this printer cannot tell.
+    fn health(&mut self) -> BoxFuture<'_, Option<PrinterHealth>> {
+        Box::pin(async { None })
+    }
+
+    /// Print on `paper` from now on (a managed setting changed).
+    fn set_paper(&mut self, paper: PaperWidth) {
+        let _ = paper;
+    }
 }
 
 /// Why the devices cannot be set up. The codes are stable.
@@ -154,6 +165,16 @@ impl StatusBoard {
     /// Every device.
     pub fn snapshot(&self) -> Vec<DeviceStatus> {
         self.lock().values().cloned().collect()
+    }
+
+    /// Whether the device of `kind` was last seen connected: `None` if there is no such
+    /// device, or it has not been used since the agent started.
+    pub fn connected(&self, kind: &str) -> Option<bool> {
+        match self.lock().get(kind)?.state.as_str() {
+            "connected" => Some(true),
+            "disconnected" | "unavailable" => Some(false),
+            _ => None,
+        }
     }
 }
 
@@ -268,16 +289,117 @@ impl Terminal for Ecr17 {
 
 /// A printer over the ESC/POS driver.
 #[derive(Debug)]
-pub struct EscPos(EscPosPrinter);
+pub struct EscPos {
+    driver: EscPosPrinter,
+    status: StatusBoard,
+    clock: Arc<dyn crate::clock::Clock>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+/// Reflect the printer's events on the status board, until the driver is dropped.
+fn watch_printer(
+    driver: &EscPosPrinter,
+    status: StatusBoard,
+    clock: Arc<dyn crate::clock::Clock>,
+) -> tokio::task::JoinHandle<()> {
+    let mut events = driver.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(PrinterEvent::Connected { .. }) => {
+                    status.set("printer", "connected", None, clock.now())
+                }
+                Ok(PrinterEvent::Disconnected { code, .. }) => {
+                    status.set("printer", "disconnected", Some(code), clock.now());
+                }
+                Ok(PrinterEvent::JobFailed { code, .. }) => {
+                    status.set("printer", "connected", Some(code), clock.now())
+                }
+                Ok(PrinterEvent::Status(s)) => status.detail("printer", format!("{s:?}")),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    })
+}
+
+impl EscPos {
+    /// Drive the printer configured by `config`, its events reflected on `status`.
+    pub fn new(
+        config: PrinterConfig,
+        status: StatusBoard,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> EscPos {
+        let driver = EscPosPrinter::new(config);
+        let watcher = watch_printer(&driver, status.clone(), Arc::clone(&clock));
+        EscPos {
+            driver,
+            status,
+            clock,
+            watcher,
+        }
+    }
+}
+
+impl Drop for EscPos {
+    fn drop(&mut self) {
+        self.watcher.abort();
+    }
+}
+
+/// The printer's state in the fleet's terms.
+pub fn printer_health(s: &drivers::escpos::PrinterStatus) -> PrinterHealth {
+    PrinterHealth {
+        online: true,
+        paper: match s.paper {
+            PaperState::Ok => PaperLevel::Ok,
+            PaperState::NearEnd => PaperLevel::Low,
+            PaperState::End => PaperLevel::Out,
+        },
+        cover_open: s.cover_open,
+    }
+}
 
 impl Printer for EscPos {
     fn profile(&self) -> PrinterProfile {
-        self.0.config().profile
+        self.driver.config().profile
+    }
+
+    fn health(&mut self) -> BoxFuture<'_, Option<PrinterHealth>> {
+        Box::pin(async move {
+            Some(match self.driver.status().await {
+                Ok(s) => printer_health(&s),
+                // No answer: what it last said about paper and cover, but offline.
+                Err(_) => PrinterHealth {
+                    online: false,
+                    ..self.driver.last_status().map_or(
+                        PrinterHealth {
+                            online: false,
+                            paper: PaperLevel::Ok,
+                            cover_open: false,
+                        },
+                        |s| printer_health(&s),
+                    )
+                },
+            })
+        })
+    }
+
+    fn set_paper(&mut self, paper: PaperWidth) {
+        if self.driver.config().profile.paper == paper {
+            return;
+        }
+        // The driver's profile is fixed at construction: a new driver on the same endpoint
+        // (it connects on its first job; nothing is lost, the agent prints between payments).
+        let mut config = self.driver.config().clone();
+        config.profile.paper = paper;
+        *self = EscPos::new(config, self.status.clone(), Arc::clone(&self.clock));
     }
 
     fn print(&mut self, receipt: Receipt) -> BoxFuture<'_, PrintResult> {
         Box::pin(async move {
-            match self.0.print(&receipt).await {
+            match self.driver.print(&receipt).await {
                 Ok(_) => PrintResult::Printed,
                 Err(e) => PrintResult::Failed {
                     code: e.code().to_owned(),
@@ -288,7 +410,7 @@ impl Printer for EscPos {
     }
 
     fn open_drawer(&mut self) -> BoxFuture<'_, Option<String>> {
-        Box::pin(async move { self.0.open().await.err().map(|e| e.code().to_owned()) })
+        Box::pin(async move { self.driver.open().await.err().map(|e| e.code().to_owned()) })
     }
 }
 
@@ -448,31 +570,10 @@ impl DeviceSet {
             let ep = Endpoint::parse(&endpoint).map_err(|e| DeviceError::Config(e.to_string()))?;
             let mut pc = PrinterConfig::new(ep);
             pc.drawer.sensor = false;
-            let driver = EscPosPrinter::new(pc);
-            let mut events = driver.subscribe();
+            pc.profile.paper = config.receipt.width;
             set.status.register("printer", &endpoint);
-            let status = set.status.clone();
-            let clk = Arc::clone(&clock);
-            set.tasks.push(tokio::spawn(async move {
-                loop {
-                    match events.recv().await {
-                        Ok(PrinterEvent::Connected { .. }) => {
-                            status.set("printer", "connected", None, clk.now())
-                        }
-                        Ok(PrinterEvent::Disconnected { code, .. }) => {
-                            status.set("printer", "disconnected", Some(code), clk.now());
-                        }
-                        Ok(PrinterEvent::JobFailed { code, .. }) => {
-                            status.set("printer", "connected", Some(code), clk.now())
-                        }
-                        Ok(PrinterEvent::Status(s)) => status.detail("printer", format!("{s:?}")),
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            }));
-            let p: Box<dyn Printer> = Box::new(EscPos(driver));
+            let p: Box<dyn Printer> =
+                Box::new(EscPos::new(pc, set.status.clone(), Arc::clone(&clock)));
             set.printer = Some(Arc::new(tokio::sync::Mutex::new(p)));
         }
 

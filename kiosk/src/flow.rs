@@ -1007,6 +1007,7 @@ impl Flow {
     pub fn settled(&self) -> bool {
         self.stage == Stage::Closed
             && self.retry_at.is_none()
+            && !self.outcome_pending()
             && !self.activation_unresolved
             && self
                 .exception
@@ -1463,7 +1464,11 @@ impl Flow {
                 if !self.money_taken() || self.stage == Stage::Printing {
                     return not_now();
                 }
-                vec![Effect::Print { copy: true }]
+                // A copy only if a print may have reached the paper: a citizen whose receipt
+                // never printed (paper out before the job) gets the original.
+                vec![Effect::Print {
+                    copy: self.receipt.printed > 0 || self.receipt.maybe_printed,
+                }]
             }
             Event::Cancel => self.cancel(KoReason::CancelledByCitizen, now, policy)?,
             Event::Void { operator } => {
@@ -1842,10 +1847,25 @@ impl Flow {
             Stage::Tender | Stage::Failed | Stage::Cancelled | Stage::Done => {
                 self.stage = Stage::Closed;
                 self.deadline = None;
-                Vec::new()
+                self.resend_pending_outcome(now)
             }
-            Stage::Closed => Vec::new(),
+            Stage::Closed => self.resend_pending_outcome(now),
         }
+    }
+
+    /// An outcome that was in flight when the power went, with no retry planned (a KO sent
+    /// after the screen moved on, or from a previous recovery): the same body goes again at
+    /// once, from the background (found by the crash tests, `tests/crash.rs`).
+    fn resend_pending_outcome(&mut self, now: Timestamp) -> Vec<Effect> {
+        if self.outcome_pending() && self.retry_at.is_none() {
+            self.retry_at = Some(now);
+        }
+        Vec::new()
+    }
+
+    /// Whether an outcome was sent and not answered yet.
+    pub fn outcome_pending(&self) -> bool {
+        matches!(self.outcome_state, Some(OutcomeState::Pending { .. }))
     }
 
     /// The payment as forwarded offline.

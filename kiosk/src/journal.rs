@@ -181,6 +181,11 @@ impl Journal {
         self.last_seq
     }
 
+    /// The hash of the last entry (hex): the chain's fingerprint now.
+    pub fn head(&self) -> String {
+        hex(&self.last_hash)
+    }
+
     /// Whether nothing was ever written.
     pub fn is_empty(&self) -> bool {
         self.last_seq == 0

@@ -19,7 +19,7 @@ use channel_api::{
 use pagopa::{Amount, Date};
 
 use crate::clock::local_day;
-use crate::flow::{Effect, Event, Flow, FlowId, Policy};
+use crate::flow::{CardResult, Effect, Event, Flow, FlowId, Policy, Stage};
 use crate::record::{ClosingRecord, Record, Stored};
 
 /// Totals of one day, per tender.
@@ -126,7 +126,8 @@ impl Ledger {
             Record::Login { .. }
             | Record::LoginFailed { .. }
             | Record::Logout { .. }
-            | Record::ClosingPrinted { .. } => Vec::new(),
+            | Record::ClosingPrinted { .. }
+            | Record::SettingsApplied { .. } => Vec::new(),
         }
     }
 
@@ -176,11 +177,24 @@ impl Ledger {
         self.order
             .iter()
             .filter_map(|id| self.flows.get(id))
-            .filter(|f| f.on_screen())
-            .map(|f| {
-                let print_journaled =
-                    matches!(self.open_intent.get(&f.id), Some(Effect::Print { .. }));
-                (f.id.clone(), Event::Restarted { print_journaled })
+            .filter(|f| f.on_screen() || f.outcome_pending())
+            .flat_map(|f| {
+                let intent = self.open_intent.get(&f.id);
+                let print_journaled = matches!(intent, Some(Effect::Print { .. }));
+                // Killed between "pay" and the charge's intent: the terminal was never asked,
+                // so the charge certainly did not happen (asking the terminal could not tell
+                // it from an older transaction, and would never resolve).
+                let never_charged =
+                    f.stage == Stage::Charging && !matches!(intent, Some(Effect::Charge { .. }));
+                let not_started = never_charged.then(|| {
+                    let result = CardResult::Failed {
+                        code: "CHARGE_NOT_STARTED".into(),
+                    };
+                    (f.id.clone(), Event::Card { result })
+                });
+                not_started
+                    .into_iter()
+                    .chain([(f.id.clone(), Event::Restarted { print_journaled })])
             })
             .collect()
     }
@@ -532,6 +546,55 @@ mod tests {
                 ..
             }]
         )
+    }
+
+    #[test]
+    fn killed_between_pay_and_the_charge_intent_is_never_charged_and_gets_its_ko() {
+        // Found by the crash tests (`tests/crash.rs`, point `event:pay`): asking the terminal
+        // its last result could never resolve this, as the charge never reached it.
+        let mut s = Script::new();
+        s.up_to_tender(Mode::Kiosk, Tender::Card).event(
+            4,
+            Event::Pay {
+                tender: Tender::Card,
+                tendered: None,
+                operator: None,
+            },
+        );
+        let (ledger, effects) = s.restart(Mode::Kiosk);
+        assert!(
+            matches!(
+                effects.as_slice(),
+                [Effect::SendOutcome {
+                    request: OutcomeRequest::Ko {
+                        reason: KoReason::DeviceFault,
+                        ..
+                    },
+                    ..
+                }]
+            ),
+            "{effects:?}"
+        );
+        assert!(ledger.current().is_none(), "the screen is free");
+    }
+
+    #[test]
+    fn a_ko_in_flight_at_a_second_power_cut_is_sent_again() {
+        // Found by the crash tests: the first recovery closed the flow and sent its KO; the
+        // power went before the answer. The flow was "settled" and never resumed again.
+        let mut s = Script::new();
+        s.up_to_tender(Mode::Kiosk, Tender::Card).event(
+            10,
+            Event::Restarted {
+                print_journaled: false,
+            },
+        );
+        let (ledger, _) = s.restart(Mode::Kiosk);
+        let f = ledger.flow(&flow_id()).expect("flow");
+        assert!(f.outcome_pending(), "{f:?}");
+        assert!(!f.settled(), "an outcome in flight is not settled");
+        assert_eq!(ledger.due(t(100)), vec![flow_id()], "sent again at once");
+        assert_eq!(ledger.recovery().len(), 1);
     }
 
     #[test]

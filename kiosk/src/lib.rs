@@ -11,8 +11,10 @@
 //! - [`core`]: the executor that enforces "journal first, then act", on one thread.
 //!
 //! Around them: [`adapter`] (HTTP client), [`devices`] (driver supervision and demo
-//! simulators), [`sync`] (heartbeat and offline queue), [`api`] (local JSON API + SSE),
-//! [`auth`] (staff PINs), [`receipt`] (documents), [`config`], [`clock`], [`record`], [`ui`].
+//! simulators), [`sync`] (heartbeat, managed settings and offline queue), [`api`] (local JSON
+//! API + SSE), [`auth`] (staff PINs), [`receipt`] (documents), [`config`], [`settings`] (the
+//! adapter's managed settings over the local ones), [`device_key`] (the enrolled device's
+//! signing key), [`fsutil`] (atomic file writes), [`clock`], [`record`], [`ui`].
 //!
 //! [`Agent`] is the composition root, usable in-process (tests, the demo):
 //!
@@ -31,12 +33,16 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod device_key;
 pub mod devices;
+pub mod failpoint;
 pub mod flow;
+pub mod fsutil;
 pub mod journal;
 pub mod ledger;
 pub mod receipt;
 pub mod record;
+pub mod settings;
 pub mod sync;
 pub mod ui;
 
@@ -166,9 +172,12 @@ impl Agent {
     /// Wire everything and start: journal and recovery, devices, executor, sync worker, local
     /// API.
     pub async fn run(self) -> Result<AgentHandle, StartError> {
-        let config = Arc::new(self.config);
+        // The local file, overlaid by the adapter's managed settings kept from the last run.
+        let settings = Arc::new(settings::Settings::start(Arc::new(self.config)));
+        let config = settings.effective();
         let journal = journal::Journal::open(&config.journal_path)?;
-        let adapter = adapter::AdapterClient::new(&config.adapter)?;
+        let adapter =
+            adapter::AdapterClient::new(&config.adapter)?.with_clock(Arc::clone(&self.clock));
         let (tx, rx) = mpsc::channel::<Input>();
         let sink_tx = tx.clone();
         let notes: devices::NoteSink = Arc::new(move |n| {
@@ -201,6 +210,7 @@ impl Agent {
             offline: false,
             operator: None,
             languages: config.languages.clone(),
+            fee_display: config.fee_display,
             tender: None,
             methods: Vec::new(),
             fees: Vec::new(),
@@ -250,6 +260,7 @@ impl Agent {
             sims: Arc::clone(&sims),
             status: devices.status.clone(),
             clock: Arc::clone(&self.clock),
+            settings: Arc::clone(&settings),
         });
         let app = api::router(api);
         let mut server_stop = stop_rx.clone();
@@ -265,10 +276,12 @@ impl Agent {
             }
         });
         let wake = Arc::new(Notify::new());
+        let fleet = sync::Fleet::new(settings, devices.printer.clone(), devices.status.clone());
         let sync = tokio::spawn(sync::run(
             adapter,
             tx.clone(),
             Arc::clone(&self.clock),
+            fleet,
             config.adapter.sync_interval,
             Arc::clone(&wake),
             stop_rx,

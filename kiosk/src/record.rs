@@ -107,6 +107,13 @@ pub enum Record {
         /// The bytes sent, base64.
         document: Option<String>,
     },
+    /// The adapter's managed settings now in force (see `crate::settings`).
+    SettingsApplied {
+        /// Their version.
+        version: u64,
+        /// What they set.
+        settings: channel_api::fleet::DeviceSettings,
+    },
 }
 
 impl Record {
@@ -129,6 +136,7 @@ impl Record {
             Record::Logout { .. } => "logout".into(),
             Record::Closing(_) => "closing".into(),
             Record::ClosingPrinted { .. } => "closing_printed".into(),
+            Record::SettingsApplied { .. } => "settings_applied".into(),
             Record::ResolutionReported { .. } => "resolution_reported".into(),
         }
     }

@@ -7,19 +7,113 @@
 //! a lost answer harmless, so each payment is forwarded exactly once. An item refused for good
 //! becomes an exception in the flow (see [`crate::flow`]); one refused for a transient reason
 //! stops the batch there, to keep the order.
+//!
+//! The heartbeat carries the station's health (printer, terminal, scanner, queue, journal head,
+//! recent errors) for the fleet view; its answer names the version of the configuration the
+//! adapter manages for the station, and when that is not the one applied the worker pulls it,
+//! checks it against the local configuration and applies it between payments
+//! ([`crate::settings`]).
 
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use channel_api::fleet::{DeviceConfig, DeviceHealth, PrinterHealth};
 use channel_api::{HeartbeatRequest, OfflineBatchRequest, OfflinePayment};
 use tokio::sync::{Notify, oneshot, watch};
 
 use crate::adapter::AdapterClient;
 use crate::clock::Clock;
 use crate::core::Input;
-use crate::flow::FlowId;
+use crate::devices::{SharedPrinter, StatusBoard};
+use crate::flow::{Failure, FlowId};
 use crate::record::Record;
+use crate::settings::Settings;
+
+/// How many recent errors a heartbeat carries.
+const HEALTH_ERRORS: usize = 5;
+
+/// What the sync worker looks after besides the queue: the managed settings and the devices
+/// whose health the heartbeat reports.
+pub struct Fleet {
+    /// The managed settings.
+    pub settings: Arc<Settings>,
+    /// The printer, asked for its status before each heartbeat.
+    pub printer: Option<SharedPrinter>,
+    /// The devices' states.
+    pub status: StatusBoard,
+    last_printer: std::sync::Mutex<Option<PrinterHealth>>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("settings", &self.settings)
+            .field("printer", &self.printer.is_some())
+            .finish()
+    }
+}
+
+impl Fleet {
+    /// The sync worker's view of the station.
+    pub fn new(
+        settings: Arc<Settings>,
+        printer: Option<SharedPrinter>,
+        status: StatusBoard,
+    ) -> Fleet {
+        Fleet {
+            settings,
+            printer,
+            status,
+            last_printer: std::sync::Mutex::new(None),
+        }
+    }
+
+    async fn printer_health(&self) -> Option<PrinterHealth> {
+        let p = self.printer.as_ref()?;
+        let last = || {
+            self.last_printer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        // A printer busy with a receipt is not kept waiting for a status query: its last
+        // known state goes instead.
+        let fresh = match p.try_lock() {
+            Ok(mut printer) => printer.health().await,
+            Err(_) => return *last(),
+        };
+        *last() = fresh;
+        fresh
+    }
+}
+
+/// The station's health now.
+pub async fn health(tx: &mpsc::Sender<Input>, fleet: &Fleet) -> DeviceHealth {
+    let printer = fleet.printer_health().await;
+    let (queue, head, errors) = ask(tx, |core| {
+        (
+            core.ledger().offline_queue().len(),
+            core.journal.head(),
+            core.errors
+                .iter()
+                .rev()
+                .take(HEALTH_ERRORS)
+                .map(|(at, text)| format!("{at} {text}"))
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .unwrap_or_default();
+    DeviceHealth {
+        printer,
+        terminal_reachable: fleet.status.connected("terminal"),
+        scanner_present: fleet.status.connected("scanner"),
+        queue_depth: u32::try_from(queue).unwrap_or(u32::MAX),
+        journal_head: Some(head).filter(|h| !h.is_empty()),
+        config_version: Some(fleet.settings.version()),
+        recent_errors: errors,
+    }
+}
 
 async fn ask<T: Send + 'static>(
     tx: &mpsc::Sender<Input>,
@@ -33,21 +127,48 @@ async fn ask<T: Send + 'static>(
     answer.await.ok()
 }
 
-/// One round: heartbeat, then the queue. Returns whether the adapter answered.
-pub async fn round(adapter: &AdapterClient, tx: &mpsc::Sender<Input>, clock: &dyn Clock) -> bool {
-    let queued = ask(tx, |core| core.ledger().offline_queue().len())
-        .await
-        .unwrap_or(0);
+/// One round: heartbeat (with the station's health), the managed configuration if it
+/// changed, then the queue. Returns whether the adapter answered.
+pub async fn round(
+    adapter: &AdapterClient,
+    tx: &mpsc::Sender<Input>,
+    clock: &dyn Clock,
+    fleet: &Fleet,
+) -> bool {
+    let health = health(tx, fleet).await;
     let hb = adapter
         .heartbeat(&HeartbeatRequest {
             agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
             device_time: Some(clock.now()),
-            queued: u32::try_from(queued).ok(),
-            health: None,
+            queued: Some(health.queue_depth),
+            health: Some(health),
         })
         .await;
-    let online = !matches!(hb, Err(crate::flow::Failure::Unreachable { .. }));
+    let online = !matches!(hb, Err(Failure::Unreachable { .. }));
     let _ = tx.send(Input::Online(online, clock.now()));
+    match &hb {
+        Ok(answer) => {
+            fleet.settings.note_credential(None);
+            if fleet.settings.wants(answer.config_version) {
+                pull_config(adapter, tx, fleet).await;
+            }
+        }
+        Err(Failure::Refused { error }) => {
+            // Revoked, bad signature, wrong clock: nothing works until a technician comes, so
+            // the status page says why (once, not every round).
+            let code = error.code.as_str().to_owned();
+            if fleet
+                .settings
+                .note_credential(Some((clock.now(), code.clone())))
+            {
+                let _ = ask(tx, move |core| {
+                    core.note_error(format!("adapter refused the station: {code}"));
+                })
+                .await;
+            }
+        }
+        Err(Failure::Unreachable { .. }) => {}
+    }
     if !online {
         return false;
     }
@@ -55,6 +176,60 @@ pub async fn round(adapter: &AdapterClient, tx: &mpsc::Sender<Input>, clock: &dy
         return false;
     }
     resend_closings(adapter, tx).await && report_resolutions(adapter, tx).await
+}
+
+/// Pull the managed configuration, check it, and apply it if no payment is on screen (else the
+/// next round tries again).
+async fn pull_config(adapter: &AdapterClient, tx: &mpsc::Sender<Input>, fleet: &Fleet) {
+    let managed: DeviceConfig = match adapter.device_config().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(error = ?e, "managed configuration not pulled: next round");
+            return;
+        }
+    };
+    if !fleet.settings.wants(managed.version) {
+        return;
+    }
+    let effective = match fleet.settings.prepare(&managed) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            let text = format!("managed configuration {} refused: {e}", managed.version);
+            let _ = ask(tx, move |core| core.note_error(text)).await;
+            return;
+        }
+    };
+    let paper = effective.receipt.width;
+    let settings = Arc::clone(&fleet.settings);
+    let version = managed.version;
+    let applied = ask(tx, move |core| {
+        if core.ledger().current().is_some() {
+            return false;
+        }
+        let record = Record::SettingsApplied {
+            version: managed.version,
+            settings: managed.settings.clone(),
+        };
+        if core.write(&record).is_err() {
+            return false;
+        }
+        if let Err(e) = settings.persist(&managed) {
+            // In force now; after a restart the previous one applies until the next pull.
+            core.note_error(format!("managed configuration not kept on disk: {e}"));
+        }
+        core.policy = crate::core::policy_of(&effective, core.policy.card, core.policy.drawer);
+        core.config = Arc::clone(&effective);
+        settings.adopt(managed, effective);
+        true
+    })
+    .await
+    .unwrap_or(false);
+    if applied {
+        tracing::info!(version, "managed configuration applied");
+        if let Some(p) = &fleet.printer {
+            p.lock().await.set_paper(paper);
+        }
+    }
 }
 
 /// Tell the adapter how staff resolved exceptions, journaling each answer so a resolution is
@@ -166,6 +341,7 @@ async fn forward_offline(
                 flows: items.iter().map(|(f, _)| f.clone()).collect(),
             };
             core.write(&record).ok()?;
+            crate::failpoint::reached(crate::failpoint::Step::Intent, "sync_batch");
             let now = core.now();
             core.ledger.note_sync(now);
             Some(items)
@@ -180,6 +356,7 @@ async fn forward_offline(
         };
         match adapter.offline_batch(&request).await {
             Ok(response) => {
+                crate::failpoint::reached(crate::failpoint::Step::EffectDone, "sync_batch");
                 let mut stop = false;
                 for (flow, payment) in &batch {
                     let Some(result) = response
@@ -223,12 +400,13 @@ pub async fn run(
     adapter: AdapterClient,
     tx: mpsc::Sender<Input>,
     clock: Arc<dyn Clock>,
+    fleet: Fleet,
     interval: Duration,
     wake: Arc<Notify>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        round(&adapter, &tx, clock.as_ref()).await;
+        round(&adapter, &tx, clock.as_ref(), &fleet).await;
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
             () = wake.notified() => {}

@@ -10,7 +10,7 @@
 //! line to print yet). A scanner never answers: it only talks when it reads a code, so a silent
 //! port is reported as "scanner, or nothing" with the command that tells.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -214,6 +214,71 @@ fn answer_text(answer: &Answer) -> String {
     }
 }
 
+/// What enrollment takes from detection: the first device of each kind found, as the address
+/// to write in the kiosk's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Survey {
+    /// An ESC/POS printer that answered its status request.
+    pub printer: Option<String>,
+    /// An ECR17 terminal that answered, and its ID.
+    pub terminal: Option<(String, String)>,
+    /// A USB serial port that stayed silent: a scanner talks only when it reads a code, so
+    /// this is the best guess, confirmed by the self-test that opens it.
+    pub scanner: Option<String>,
+    /// How many ports were looked at.
+    pub ports: usize,
+}
+
+/// The address of a port as the kiosk's configuration takes it: the stable by-id link when
+/// there is one.
+fn address_of(info: &PortInfo) -> String {
+    let path = info
+        .by_id
+        .first()
+        .unwrap_or(&info.device)
+        .display()
+        .to_string();
+    if info.kind == PortKind::UsbPrinter {
+        format!("usblp:{path}")
+    } else {
+        path
+    }
+}
+
+/// Probes every USB port (on-board UARTs left out) and keeps the first device of each kind.
+pub async fn survey(sysfs: &Path, dev: &Path, bauds: &[u32]) -> std::io::Result<Survey> {
+    let found = discovery::list_ports_under(sysfs, dev, false)?;
+    let mut survey = Survey {
+        ports: found.len(),
+        ..Survey::default()
+    };
+    for info in found {
+        let address = address_of(&info);
+        let Ok(endpoint) = Endpoint::parse(&address) else {
+            continue;
+        };
+        match probe_all(endpoint, bauds).await {
+            Answer::Printer { address, .. } if survey.printer.is_none() => {
+                survey.printer = Some(address);
+            }
+            Answer::CardTerminal {
+                address,
+                terminal_id,
+            } if survey.terminal.is_none() => {
+                survey.terminal = Some((address, terminal_id));
+            }
+            Answer::Silent
+                if survey.scanner.is_none()
+                    && matches!(info.kind, PortKind::UsbAcm | PortKind::UsbSerial) =>
+            {
+                survey.scanner = Some(address);
+            }
+            _ => {}
+        }
+    }
+    Ok(survey)
+}
+
 pub async fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
     let found = discovery::list_ports_under(&args.sysfs, &args.dev, args.all)?;
     let mut ports = Vec::new();
@@ -221,17 +286,7 @@ pub async fn run(args: DetectArgs) -> anyhow::Result<ExitCode> {
         let probe = if args.no_probe {
             None
         } else {
-            let path = info
-                .by_id
-                .first()
-                .unwrap_or(&info.device)
-                .display()
-                .to_string();
-            let address = if info.kind == PortKind::UsbPrinter {
-                format!("usblp:{path}")
-            } else {
-                path
-            };
+            let address = address_of(&info);
             match Endpoint::parse(&address) {
                 Ok(endpoint) => Some(probe_all(endpoint, &args.baud).await),
                 Err(e) => Some(Answer::CannotOpen {

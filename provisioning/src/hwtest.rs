@@ -159,7 +159,7 @@ impl Verdict {
     }
 }
 
-fn describe(status: &PrinterStatus) -> String {
+pub(crate) fn describe(status: &PrinterStatus) -> String {
     format!(
         "{}, paper {}, cover {}{}",
         if status.offline { "offline" } else { "online" },

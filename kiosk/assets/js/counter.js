@@ -15,13 +15,26 @@ import {
   t,
 } from "./i18n.js";
 import { formatCents, parseEuros } from "./money.js";
-import { Countdown, moreTimeAllowed, announce, el, formatDate, groupDigits, renderReceipt, showScreen } from "./ui.js";
+import {
+  Countdown,
+  followLanguages,
+  moreTimeAllowed,
+  announce,
+  el,
+  formatDate,
+  groupDigits,
+  renderReceipt,
+  showAmounts,
+  showScreen,
+} from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const sections = [...document.querySelectorAll("#tab-pay > section[data-screen]")];
 const live = $("announce");
 
 let view = null;
+/** The languages offered (the agent's list; a managed setting may change it). */
+let languages = ["it"];
 /** The tender picked on the confirm screen (the fee, hence the total, depends on it). */
 let method = "cash";
 let tab = "pay";
@@ -175,6 +188,11 @@ function render(next) {
       $("tendered").value = "";
     }
   }
+  if (view.screen === "idle") {
+    followLanguages($("languages"), languages, view.languages).then((l) => {
+      languages = l;
+    });
+  }
   if (view.tender && view.screen !== "confirm") {
     method = view.tender;
   }
@@ -206,9 +224,7 @@ function fill(v) {
     $("c-description").textContent = n.description || "";
     $("c-notice").textContent = groupDigits(n.notice_number);
     $("c-due").textContent = formatDate(n.due_date) || "—";
-    $("c-amount").textContent = formatCents(q.amount);
-    $("c-fee").textContent = formatCents(q.fee);
-    $("c-total").textContent = formatCents(q.total);
+    showAmounts(v, q);
     $("t-total").textContent = formatCents(q.total);
   }
   $("tender-title").textContent = t(method === "card" ? "card.title" : "cash.title");
@@ -749,7 +765,7 @@ async function start() {
     first = await get("/api/state");
   }
   $("conn-lost").hidden = true;
-  let languages = await loadLanguages(first.body.languages);
+  languages = await loadLanguages(first.body.languages);
   if (!languages.length) {
     languages = ["it"];
   }

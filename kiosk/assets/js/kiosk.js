@@ -12,7 +12,16 @@ import {
   t,
 } from "./i18n.js";
 import { formatCents } from "./money.js";
-import { Countdown, moreTimeAllowed, formatDate, groupDigits, renderReceipt, showScreen } from "./ui.js";
+import {
+  Countdown,
+  followLanguages,
+  moreTimeAllowed,
+  formatDate,
+  groupDigits,
+  renderReceipt,
+  showAmounts,
+  showScreen,
+} from "./ui.js";
 
 /** How long the manual-entry screen waits for a key before going back (the agent has no say). */
 const MANUAL_IDLE_MS = 120000;
@@ -107,6 +116,13 @@ function render(next) {
     // The next citizen starts in the default language.
     setLanguage(languages[0]);
   }
+  if (view.screen === "idle") {
+    // Between citizens only: a language list changed by the adapter never switches a screen
+    // someone is reading.
+    followLanguages($("languages"), languages, view.languages).then((l) => {
+      languages = l;
+    });
+  }
   fill(view);
   showScreen(sections, screenFor(view), live);
   if (!manual) {
@@ -146,9 +162,7 @@ function fill(v) {
     $("c-notice").textContent = groupDigits(n.notice_number);
     $("c-due").textContent = formatDate(n.due_date);
     $("c-due-row").hidden = !n.due_date;
-    $("c-amount").textContent = formatCents(q.amount);
-    $("c-fee").textContent = formatCents(q.fee);
-    $("c-total").textContent = formatCents(q.total);
+    showAmounts(v, q);
     $("card-total").textContent = formatCents(q.total);
     $("tender-total").textContent = formatCents(q.total);
     $("confirm-pay").textContent = t("confirm.pay", { total: formatCents(q.total) });

@@ -80,6 +80,17 @@ function render(body) {
   );
   $("s-active").textContent = String(first(body.flows_active, "—"));
   $("s-queue").textContent = String(first(body.queue_depth, "—"));
+  $("s-journal-head").textContent = first(body.journal_head, "—");
+  const settings = body.settings || {};
+  $("s-settings").replaceChildren(
+    String(first(settings.version, "—")),
+    settings.rejected ? el("div", { class: "err", text: `${t("status.settings_rejected")}: ${settings.rejected}` }) : "",
+  );
+  $("s-credential").replaceChildren(
+    body.credential_refused
+      ? el("span", { class: "err", text: `${t("status.credential_refused")}: ${body.credential_refused}` })
+      : stateBadge("ok"),
+  );
   $("out-of-service").hidden = !body.out_of_service;
   $("out-of-service").textContent = body.out_of_service ? `${t("out.title")}: ${body.out_of_service}` : "";
 

@@ -1,7 +1,8 @@
 // Pieces shared by the kiosk and counter pages: screens that announce themselves, the visible
 // countdown with its "more time" warning, and the receipt preview.
 
-import { t } from "./i18n.js";
+import { loadLanguages, renderLanguageButtons, setLanguage, t } from "./i18n.js";
+import { formatCents } from "./money.js";
 
 /** Create an element with properties/attributes and children (strings become text, never HTML). */
 export function el(tag, props = {}, ...children) {
@@ -230,4 +231,50 @@ export function groupDigits(digits, size = 4) {
 export function formatDate(iso) {
   const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(iso || ""));
   return m ? `${m[3]}/${m[2]}/${m[1]}` : "";
+}
+
+/**
+ * The amounts of the confirmation screen, as the station's fee display says (`fee_display` of
+ * the view, a setting the adapter may manage): `itemized`, amount, fee and total on three rows;
+ * `total_first`, the total first and large with the fee it includes, the rows hidden.
+ */
+export function showAmounts(view, q) {
+  const byId = (id) => document.getElementById(id);
+  byId("c-amount").textContent = formatCents(q.amount);
+  byId("c-fee").textContent = formatCents(q.fee);
+  byId("c-total").textContent = formatCents(q.total);
+  const totalFirst = view.fee_display === "total_first";
+  const line = byId("c-total-first");
+  line.textContent = totalFirst
+    ? t("confirm.total_first", { total: formatCents(q.total), fee: formatCents(q.fee) })
+    : "";
+  line.hidden = !totalFirst;
+  byId("c-amounts").hidden = totalFirst;
+}
+
+/**
+ * Follow the languages the agent offers (a managed setting may change them while the page is
+ * open): when `wanted` differs from `current`, load the new tables and redraw the buttons.
+ * Resolves to the languages now usable.
+ */
+let followed = null;
+
+export async function followLanguages(container, current, wanted) {
+  if (!Array.isArray(wanted)) {
+    return current;
+  }
+  const key = wanted.join(",");
+  // The first list seen is the one the page started with.
+  if (followed === null || followed === key) {
+    followed = key;
+    return current;
+  }
+  followed = key;
+  let usable = await loadLanguages(wanted);
+  if (!usable.length) {
+    usable = ["it"];
+  }
+  renderLanguageButtons(container, usable);
+  setLanguage(usable[0]);
+  return usable;
 }

@@ -253,10 +253,11 @@ impl Browser {
         ) == json!(true)
     }
 
-    /// Wait until `predicate` (a JS expression) is true, up to 10 s; on timeout, save a
-    /// screenshot to `target/browser-failure-<what>.png` and panic with `what`.
+    /// Wait until `predicate` (a JS expression) is true, up to 30 s (generous: CI machines have
+    /// two cores shared with other test binaries); on timeout, save a screenshot to
+    /// `target/browser-failure-<what>.png` and panic with `what`.
     pub fn wait(&self, what: &str, predicate: &str) {
-        self.wait_within(Duration::from_secs(10), what, predicate);
+        self.wait_within(Duration::from_secs(30), what, predicate);
     }
 
     /// [`Browser::wait`] with its own time limit, for steps that cross real services.

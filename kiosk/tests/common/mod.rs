@@ -127,14 +127,21 @@ cash = [{ up_to_cents = 5000, fee_cents = 100 }, { fee_cents = 150 }]
 
 /// Start the Nodo simulator and the adapter on free loopback ports.
 pub async fn backend() -> Backend {
+    backend_with(20, 5000, false).await
+}
+
+/// [`backend`] offering up to `count` open notices of less than `below_cents` each; with
+/// `outbox`, the adapter's outbox worker also runs, so outcomes and offline payments reach the
+/// Nodo and payments end in a final state.
+pub async fn backend_with(count: usize, below_cents: u64, outbox: bool) -> Backend {
     let today = pagopa::Date::from_days_since_epoch((now_ms() / 86_400_000) as i64).expect("today");
     let catalogue = nodo_sim::demo::catalogue(7, today).expect("catalogue");
     let notices: Vec<SampleNotice> = catalogue
         .notices()
         .iter()
         .filter(|n| n.notice.status == nodo_sim::catalogue::NoticeStatus::Open)
-        .filter(|n| n.notice.amount().cents() < 5000)
-        .take(20)
+        .filter(|n| n.notice.amount().cents() < below_cents)
+        .take(count)
         .map(|n| SampleNotice {
             notice_number: n.notice_number.as_str().to_owned(),
             fiscal_code: n.creditor.as_str().to_owned(),
@@ -193,6 +200,7 @@ pub async fn backend() -> Backend {
     );
     let down = Arc::new(AtomicBool::new(false));
     let switch = Arc::clone(&down);
+    let worker = state.clone();
     let app = channel_adapter::api::router(state).layer(middleware::from_fn(
         move |req: Request, next: Next| {
             let switch = Arc::clone(&switch);
@@ -210,7 +218,15 @@ pub async fn backend() -> Backend {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let serve = async {
+            let _ = axum::serve(listener, app).await;
+        };
+        if outbox {
+            let pending = std::future::pending::<()>();
+            tokio::join!(serve, channel_adapter::outbox::run(worker, pending));
+        } else {
+            serve.await;
+        }
     });
     Backend {
         addr,
