@@ -298,6 +298,23 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
     }
 }
 
+/// The certificates of a PEM file (a pinned adapter certificate or CA); an error says why
+/// there are none.
+pub fn read_pem_certificates(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| e.to_string())?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    if certs.is_empty() {
+        return Err("no certificate in the file".into());
+    }
+    Ok(certs)
+}
+
 fn tls_connector(
     ca_file: Option<&std::path::Path>,
 ) -> Result<tokio_rustls::TlsConnector, ClientError> {
@@ -312,19 +329,11 @@ fn tls_connector(
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         Some(path) => {
-            use rustls::pki_types::CertificateDer;
-            use rustls::pki_types::pem::PemObject as _;
             let err = |reason: String| ClientError::CaFile {
                 path: path.display().to_string(),
                 reason,
             };
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| err(e.to_string()))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| err(e.to_string()))?;
-            if certs.is_empty() {
-                return Err(err("no certificate in the file".into()));
-            }
+            let certs = read_pem_certificates(path).map_err(err)?;
             // Only what was pinned: the public web roots are deliberately left out.
             let mut roots = rustls::RootCertStore::empty();
             for c in &certs {

@@ -280,7 +280,7 @@ pub struct Devices {
 }
 
 /// A member of staff.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Operator {
     /// Login name.
     pub id: String,

@@ -18,7 +18,6 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ClientConfig, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest as _, Sha256};
@@ -257,14 +256,7 @@ fn read_ca(path: &Path) -> Result<Vec<CertificateDer<'static>>, PinError> {
         path: path.display().to_string(),
         reason,
     };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| err(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(err("no certificate in the file".into()));
-    }
-    Ok(certs)
+    kiosk::adapter::read_pem_certificates(path).map_err(err)
 }
 
 fn webpki(roots: &[CertificateDer<'static>]) -> Result<Arc<WebPkiServerVerifier>, String> {

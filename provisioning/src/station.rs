@@ -38,25 +38,8 @@ pub struct Psp {
     pub fiscal_code: String,
 }
 
-/// A member of staff.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Operator {
-    /// Login name.
-    pub id: String,
-    /// Full name.
-    pub name: String,
-    /// Argon2id PHC string of the PIN.
-    pub pin_hash: String,
-}
-
-impl std::fmt::Debug for Operator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Operator")
-            .field("id", &self.id)
-            .field("name", &pagopa::scan::mask(&self.name))
-            .finish()
-    }
-}
+/// A member of staff, as the agent reads it.
+pub use kiosk::config::Operator;
 
 /// What enrollment established.
 #[derive(Debug, Clone)]
