@@ -398,6 +398,14 @@ impl Pace {
     }
 }
 
+/// The machine's load average (1, 5 and 15 minutes), from `/proc/loadavg`: other jobs on the
+/// same cores skew the figures, so the run prints it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// CPU time used by this process so far (user + system), from `/proc/self/stat`; zero where
 /// unavailable.
 fn cpu_time() -> Duration {
@@ -484,6 +492,7 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         a.sync,
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    println!("load average at start: {}", load_average());
 
     // Phase 1: straight to nodo-sim.
     let direct = Arc::new(HttpNodoClient::from_config(&config)?);
@@ -573,6 +582,7 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         added(p50, d50),
         added(p99, d99)
     );
+    println!("load average at end: {}", load_average());
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = worker.await;

@@ -164,9 +164,10 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
             check.clear();
             state
                 .store
-                .call(|s| Ok(s.outbox_heads()?.into_iter().map(|h| (h, None)).collect()))
+                // Every queue: off the store thread, which would hold up every other call.
+                .read_call(|s| Ok(s.outbox_heads()?.into_iter().map(|h| (h, None)).collect()))
                 .await
-        } else if busy.len() < concurrency && !check.is_empty() {
+        } else if busy.len() < concurrency && check.iter().any(|d| !busy.contains(d)) {
             let devices: Vec<u64> = check
                 .iter()
                 .copied()
@@ -241,8 +242,10 @@ pub async fn run(state: AppState, shutdown: impl Future<Output = ()>) {
             Duration::from_millis(u64::try_from(due.millis_since(now).max(0)).unwrap_or(0))
         });
         let wait = until_due.map_or(until_poll, |d| d.min(until_poll));
-        // Pending checks with a free slot: go round at once.
-        let wait = if !check.is_empty() && busy.len() < concurrency {
+        // Pending checks with a free slot: go round at once. A device with a delivery in
+        // flight waits in `check` for its end (a wake-up of its own): going round for it would
+        // spin on empty reads of the store.
+        let wait = if busy.len() < concurrency && check.iter().any(|d| !busy.contains(d)) {
             Duration::ZERO
         } else {
             wait

@@ -286,9 +286,10 @@ async fn fleet_view(
     let comuni = user.comuni(q.comune.as_deref())?;
     let now = state.clock.now();
     let silent_after = state.config.fleet.silent_after;
+    // Listings are scans: on the read pool, so that they hold up no payment.
     let devices = state
         .store
-        .call(move |s| {
+        .read_call(move |s| {
             let mut out = Vec::new();
             for d in s.devices_of(comuni.as_deref())? {
                 let current = fleet::config_version(s, &d)?;
@@ -456,7 +457,7 @@ async fn payments(
         None => {
             let mut cs: Vec<CreditorFiscalCode> = state
                 .store
-                .call(|s| s.list_devices())
+                .read_call(|s| s.list_devices())
                 .await?
                 .into_iter()
                 .map(|d| d.comune)
@@ -468,7 +469,7 @@ async fn payments(
     };
     let records = state
         .store
-        .call(move |s| {
+        .read_call(move |s| {
             let mut all: Vec<PaymentRecord> = Vec::new();
             for c in &comuni {
                 all.extend(s.list_payments(c, None, PAYMENTS_LIMIT)?);

@@ -245,7 +245,8 @@ pub(super) async fn list_payments(
     let comune = auth.device.comune;
     let records = state
         .store
-        .call(move |s| s.list_payments(&comune, filter, limit))
+        // A scan: off the store thread, which would wait for it with every other call.
+        .read_call(move |s| s.list_payments(&comune, filter, limit))
         .await?;
     Ok(Json(PaymentList {
         payments: records.iter().map(PaymentRecord::to_api).collect(),

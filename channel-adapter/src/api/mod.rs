@@ -306,9 +306,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let max_attempts = state.config.outbox.max_attempts;
     let now = state.clock.now();
     let silent_after = state.config.fleet.silent_after;
+    // Scans: on the read pool, so that a scrape holds up no payment.
     let read = state
         .store
-        .call(move |s| {
+        .read_call(move |s| {
             Ok((
                 s.count_by_state()?,
                 s.outbox_stats(max_attempts)?,

@@ -6,10 +6,18 @@
 //! tables.
 //!
 //! Concurrency: one writer connection behind a mutex (SQLite allows one writer anyway, and a
-//! single one avoids `SQLITE_BUSY` storms); readers use a small pool of read-only connections,
-//! which WAL lets run alongside the writer. Every method is blocking; async code goes through
-//! [`Store::call`], which runs the closure on tokio's blocking pool so the runtime's worker
-//! threads never wait on the disk.
+//! single one avoids `SQLITE_BUSY` storms); other threads read with a small pool of read-only
+//! connections, which WAL lets run alongside the writer. Every method is blocking; async code
+//! goes through [`Store::call`], which runs the closure on the store's own thread so the
+//! runtime's worker threads never wait on the disk. That thread runs every call queued, one
+//! after the other, in one group transaction, commits once, and then answers each caller
+//! directly. Why one thread rather than tokio's blocking pool: under load a payment makes
+//! about a dozen store calls, and on a pool each was a wake-up of a pool thread, a fight for
+//! the writer lock and a wait on a condition variable for the group's commit; the context
+//! switches cost more CPU than SQLite. The store thread, busy under load, takes its calls from
+//! a queue without sleeping between them and wakes each caller once; its calls read through
+//! the writer connection. Long reads go through [`Store::read_call`] instead, on the pool, so
+//! that they hold up no other call.
 //!
 //! Durability, and why commits are grouped: on this kind of disk an `fsync` takes milliseconds,
 //! so a store that synced every commit (SQLite's `synchronous=FULL`) would serialise the whole
@@ -196,15 +204,6 @@ struct Flushes {
     running: bool,
 }
 
-/// What asynchronous waiters see of the flushes.
-#[derive(Debug, Clone, Default)]
-struct FlushProgress {
-    /// Commits up to this number are on the disk.
-    flushed: u64,
-    /// The last flush failed, with why (cleared by the next success).
-    error: Option<String>,
-}
-
 /// The WAL flushing machinery, shared with the flusher thread.
 #[derive(Debug)]
 struct Flush {
@@ -216,7 +215,6 @@ struct Flush {
     state: Mutex<Flushes>,
     cv: Condvar,
     wal: Mutex<Option<File>>,
-    progress: tokio::sync::watch::Sender<FlushProgress>,
 }
 
 impl Flush {
@@ -245,12 +243,7 @@ impl Flush {
             if result.is_ok() {
                 st.flushed = st.flushed.max(target);
             }
-            let flushed = st.flushed;
             self.cv.notify_all();
-            self.progress.send_modify(|p| {
-                p.flushed = flushed;
-                p.error = result.as_ref().err().map(ToString::to_string);
-            });
             result?;
         }
     }
@@ -271,31 +264,151 @@ impl Flush {
     }
 }
 
-/// Runs the flushes asynchronous callers wait for ([`Store::call`]), so that no runtime thread
-/// waits for the disk. Ends when the store is dropped.
-fn start_flusher(flush: Arc<Flush>) -> Result<std::sync::mpsc::Sender<u64>, StoreError> {
-    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+/// What the store thread does with a call once its writes are committed (and flushed, if it
+/// needs that): hands the call's result to its caller, or the failure that lost its writes.
+type Done = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// Calls that may be answered once the WAL is on the disk up to commit `upto`.
+struct FlushRequest {
+    upto: u64,
+    done: Vec<Done>,
+}
+
+/// Start a named thread of the store.
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<(), StoreError> {
     std::thread::Builder::new()
-        .name("store-flush".into())
-        .spawn(move || {
-            while let Ok(mut n) = rx.recv() {
-                while let Ok(more) = rx.try_recv() {
-                    n = n.max(more);
-                }
-                if let Err(e) = flush.flush_up_to(n) {
-                    tracing::error!(error = %e, "cannot flush the WAL");
-                }
+        .name(name.into())
+        .spawn(body)
+        .map(|_| ())
+        .map_err(|e| StoreError::Task(format!("cannot start the {name} thread: {e}")))
+}
+
+/// Runs the flushes that [`Store::call`]s wait for, so that neither a runtime thread nor the
+/// store thread waits for the disk, and answers those calls. Ends when the store is dropped.
+fn start_flusher(flush: Arc<Flush>) -> Result<std::sync::mpsc::Sender<FlushRequest>, StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel::<FlushRequest>();
+    spawn("store-flush", move || {
+        while let Ok(first) = rx.recv() {
+            // One flush for every request queued meanwhile.
+            let FlushRequest { mut upto, mut done } = first;
+            while let Ok(more) = rx.try_recv() {
+                upto = upto.max(more.upto);
+                done.extend(more.done);
             }
-        })
-        .map_err(|e| StoreError::Task(format!("cannot start the flusher: {e}")))?;
+            let result = flush.flush_up_to(upto).map_err(|e| match e {
+                StoreError::Flush(why) => why,
+                other => other.to_string(),
+            });
+            if let Err(why) = &result {
+                tracing::error!(error = %why, "cannot flush the WAL");
+            }
+            for d in done {
+                d(result.clone().map_err(StoreError::Flush));
+            }
+        }
+    })?;
     Ok(tx)
 }
 
+/// A [`Store::call`] for the store thread: runs the closure, and returns how to answer it.
+struct Job {
+    store: Arc<Store>,
+    run: Box<dyn FnOnce(&Store) -> Done + Send>,
+}
+
+/// Starts the store thread, which runs [`Store::call`]s (see [`run_calls`]). Ends when the
+/// store is dropped.
+fn start_store_thread() -> Result<std::sync::mpsc::Sender<Job>, StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel::<Job>();
+    spawn("store-calls", move || {
+        while let Ok(first) = rx.recv() {
+            run_calls(first, &rx);
+        }
+    })?;
+    Ok(tx)
+}
+
+/// Run `first` and the calls queued behind it, including those that arrive meanwhile (at
+/// most [`MAX_GROUP`]), every call's writes in the one group transaction; commit it, then
+/// answer each call: at once, or once the WAL is flushed if one of its writes needs that
+/// ([`Sync::Full`]). A call is never answered before its writes are committed: a caller that
+/// got its answer can rely on them, as with a commit of its own. The calls that arrive while
+/// the group runs join it rather than wait for its commit and then make their own: under
+/// load the groups grow, and the commits (the dearest part: every page the group touched
+/// is written to the WAL) stay few.
+fn run_calls(first: Job, queue: &std::sync::mpsc::Receiver<Job>) {
+    // The calls hold the store; the thread does not between groups, so that the store (which
+    // holds the sending end of the queue) can be dropped, which ends the thread.
+    let store = Arc::clone(&first.store);
+    let mut ran = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next {
+        CALL.set(Some(CallWrites::default()));
+        let done = (job.run)(&store);
+        ran.push((done, CALL.take().unwrap_or_default()));
+        next = if ran.len() < MAX_GROUP {
+            queue.try_recv().ok()
+        } else {
+            None
+        };
+    }
+    // A failure is recorded in `ended`, where each call finds it below.
+    let _ = store.end_open_group();
+    let lost: Vec<Option<String>> = {
+        let ended = lock(&store.ended);
+        ran.iter()
+            .map(|(_, writes)| {
+                writes.groups.iter().find_map(|g| {
+                    ended
+                        .failed
+                        .iter()
+                        .find(|(failed, _)| failed == g)
+                        .map(|(_, why)| why.clone())
+                })
+            })
+            .collect()
+    };
+    let mut flush = FlushRequest {
+        upto: 0,
+        done: Vec::new(),
+    };
+    for ((done, writes), lost) in ran.into_iter().zip(lost) {
+        match lost {
+            Some(why) => done(Err(StoreError::Commit(why))),
+            None if writes.synced && store.sync == Sync::Full => {
+                flush.upto = flush
+                    .upto
+                    .max(writes.groups.iter().copied().max().unwrap_or(0));
+                flush.done.push(done);
+            }
+            None => done(Ok(())),
+        }
+    }
+    if !flush.done.is_empty()
+        && let Err(std::sync::mpsc::SendError(request)) = store.flusher.send(flush)
+    {
+        for done in request.done {
+            done(Err(StoreError::Flush("the flusher thread stopped".into())));
+        }
+    }
+}
+
+/// What the store thread knows of the call it is running.
+#[derive(Debug, Default)]
+struct CallWrites {
+    /// The group transactions the call wrote in, or read from while they were open: it is
+    /// answered only once they are committed, and fails if one of them could not be.
+    groups: Vec<u64>,
+    /// One of its writes must be on the disk before the call is answered.
+    synced: bool,
+    /// Inside one of its writes (a savepoint of the open group).
+    writing: bool,
+}
+
 thread_local! {
-    /// Set while [`Store::call`] runs its closure: synced writes then record the commit they
-    /// need on the disk here instead of waiting for it, and `call` waits asynchronously before
-    /// returning.
-    static DEFERRED_FLUSH: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    /// Set on the store thread while it runs a [`Store::call`]: the call's writes then join
+    /// the open group transaction and leave it open (see [`run_calls`]).
+    static CALL: std::cell::RefCell<Option<CallWrites>> = const { std::cell::RefCell::new(None) };
 }
 
 /// The store. Share it as `Arc<Store>`.
@@ -317,7 +430,9 @@ pub struct Store {
     checkpoint: std::sync::mpsc::SyncSender<()>,
     flush: Arc<Flush>,
     /// Asks the flusher thread for a flush.
-    flusher: Mutex<std::sync::mpsc::Sender<u64>>,
+    flusher: std::sync::mpsc::Sender<FlushRequest>,
+    /// Queues calls for the store thread.
+    calls: std::sync::mpsc::Sender<Job>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -337,8 +452,15 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Commits between two checkpoints of the WAL into the database file.
-const CHECKPOINT_EVERY: u64 = 256;
+/// Commits between two checkpoints of the WAL into the database file. A checkpoint writes
+/// every page changed since the last one to the database file and flushes it; the disk then
+/// makes the WAL flushes that writers wait for wait too. Under load (about 1 000 payments/s:
+/// a few thousand commits per second) checkpointing every 256 commits put one of those
+/// behind the flushes several times a second: the load benchmark's p99 added latency was 1.6
+/// to 3.9 times what it is with 2 048 (four runs each, at 800 and 1 000 payments/s). A page
+/// rewritten many times in between is also copied once. At normal traffic the WAL then holds
+/// some tens of megabytes before it is copied.
+const CHECKPOINT_EVERY: u64 = 2048;
 
 /// Copies the WAL into the database file in the background, on its own connection, so that
 /// writers never wait for it (SQLite's automatic checkpoint would run inside a commit, with
@@ -389,9 +511,9 @@ impl Store {
             state: Mutex::new(Flushes::default()),
             cv: Condvar::new(),
             wal: Mutex::new(None),
-            progress: tokio::sync::watch::Sender::new(FlushProgress::default()),
         });
-        let flusher = Mutex::new(start_flusher(Arc::clone(&flush))?);
+        let flusher = start_flusher(Arc::clone(&flush))?;
+        let calls = start_store_thread()?;
         let store = Store {
             path: path.to_owned(),
             sync,
@@ -409,6 +531,7 @@ impl Store {
             checkpoint,
             flush,
             flusher,
+            calls,
         };
         // Whatever migrations wrote is on the disk before anything else happens.
         store.write_synced(|_| Ok(()))?;
@@ -466,16 +589,16 @@ impl Store {
 
     /// Run `f` with the writer connection and, with [`Sync::Full`], return only once its
     /// commits are on the disk: for a write that must survive a power loss before its effect.
-    /// Inside [`Store::call`] the wait is left to `call`, which makes it asynchronously.
+    /// Inside [`Store::call`] the wait is left to the flusher thread, which answers the call.
     fn write_synced<R>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let (r, n) = self.commit(f)?;
         if self.sync == Sync::Full {
-            match DEFERRED_FLUSH.get() {
-                Some(needed) => DEFERRED_FLUSH.set(Some(needed.max(n))),
-                None => self.flush.flush_up_to(n)?,
+            let in_call = CALL.with_borrow_mut(|c| c.as_mut().map(|c| c.synced = true).is_some());
+            if !in_call {
+                self.flush.flush_up_to(n)?;
             }
         }
         Ok(r)
@@ -490,11 +613,15 @@ impl Store {
     /// announces itself (`queued`), takes the lock, runs `f` inside a savepoint of the open
     /// transaction, and leaves; the last writer out — nobody else announced — commits, and the
     /// others wait for that commit. A transaction holds at most [`MAX_GROUP`] writes. `f`'s
-    /// own transactions are savepoints, so a failing write rolls back alone.
+    /// own transactions are savepoints, so a failing write rolls back alone. On the store
+    /// thread see [`Store::commit_in_call`].
     fn commit<R>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
     ) -> Result<(R, u64), StoreError> {
+        if CALL.with_borrow(Option::is_some) {
+            return self.commit_in_call(f);
+        }
         /// Withdraws the announcement if the writer leaves early (error, panic).
         struct Announced<'a>(&'a std::sync::atomic::AtomicUsize, bool);
         impl Drop for Announced<'_> {
@@ -521,36 +648,7 @@ impl Store {
         announced.1 = true;
         let last = self.queued.fetch_sub(1, Ordering::AcqRel) == 1;
         if last || ops + 1 >= MAX_GROUP {
-            let committed = w
-                .conn
-                .prepare_cached("COMMIT")
-                .and_then(|mut st| st.execute([]).map(|_| ()));
-            if committed.is_err() && !w.conn.is_autocommit() {
-                let _ = w.conn.execute_batch("ROLLBACK");
-            }
-            w.open = None;
-            let mut ended = lock(&self.ended);
-            ended.last = group;
-            match &committed {
-                Ok(()) => {
-                    self.flush.committed.store(group, Ordering::Release);
-                    let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
-                    if n.is_multiple_of(CHECKPOINT_EVERY) {
-                        // Full channel: a checkpoint is already pending, which will do.
-                        let _ = self.checkpoint.try_send(());
-                    }
-                }
-                Err(e) => {
-                    ended.failed.push_back((group, e.to_string()));
-                    if ended.failed.len() > 64 {
-                        ended.failed.pop_front();
-                    }
-                }
-            }
-            drop(ended);
-            drop(w);
-            self.ended_cv.notify_all();
-            committed.map_err(|e| StoreError::Commit(e.to_string()))?;
+            self.end_group(&mut w)?;
         } else {
             drop(w);
             let mut ended = lock(&self.ended);
@@ -567,11 +665,107 @@ impl Store {
         result.map(|r| (r, group))
     }
 
+    /// [`Store::commit`] for a [`Store::call`] on the store thread: the write joins the open
+    /// group transaction (beginning one if none is open) and leaves it open; the store thread
+    /// commits it once every queued call has run, and answers the calls only then.
+    fn commit_in_call<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
+    ) -> Result<(R, u64), StoreError> {
+        let mut w = lock(&self.writer);
+        let (group, ops) = match w.open {
+            Some(open) => open,
+            None => {
+                w.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+                w.begun += 1;
+                (w.begun, 0)
+            }
+        };
+        w.open = Some((group, ops + 1));
+        let writing = |on: bool| {
+            CALL.with_borrow_mut(|c| {
+                if let Some(c) = c {
+                    c.writing = on;
+                    if on && !c.groups.contains(&group) {
+                        c.groups.push(group);
+                    }
+                }
+            });
+        };
+        writing(true);
+        let result = run_in_savepoint(&mut w.conn, f);
+        writing(false);
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        if ops + 1 >= MAX_GROUP {
+            self.end_group(&mut w)?;
+        }
+        result.map(|r| (r, group))
+    }
+
+    /// Commit the group transaction the store thread's calls left open, if any.
+    fn end_open_group(&self) -> Result<(), StoreError> {
+        self.end_group(&mut lock(&self.writer))
+    }
+
+    /// Commit the open group transaction, if any, and record how it ended for its writers.
+    fn end_group(&self, w: &mut Writer) -> Result<(), StoreError> {
+        let Some((group, _)) = w.open.take() else {
+            return Ok(());
+        };
+        let committed = w
+            .conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut st| st.execute([]).map(|_| ()));
+        if committed.is_err() && !w.conn.is_autocommit() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        let mut ended = lock(&self.ended);
+        ended.last = group;
+        match &committed {
+            Ok(()) => {
+                self.flush.committed.store(group, Ordering::Release);
+                let n = self.commits.fetch_add(1, Ordering::Relaxed) + 1;
+                if n.is_multiple_of(CHECKPOINT_EVERY) {
+                    // Full channel: a checkpoint is already pending, which will do.
+                    let _ = self.checkpoint.try_send(());
+                }
+            }
+            Err(e) => {
+                ended.failed.push_back((group, e.to_string()));
+                if ended.failed.len() > 64 {
+                    ended.failed.pop_front();
+                }
+            }
+        }
+        drop(ended);
+        self.ended_cv.notify_all();
+        committed.map_err(|e| StoreError::Commit(e.to_string()))
+    }
+
     /// Run `f` with a read-only connection from the pool.
     fn read<R>(
         &self,
         f: impl FnOnce(&Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        // A call on the store thread reads with the writer connection: it then sees its own
+        // writes, which are not committed yet (the pool's connections see only commits), and
+        // skips the file locking a read transaction of its own costs. What it reads may be
+        // another call's write in the same group: it counts as written in that group, and
+        // is answered, like the writers, only if the group commits.
+        let in_call = CALL.with_borrow(|c| c.as_ref().is_some_and(|c| !c.writing));
+        if in_call {
+            let w = lock(&self.writer);
+            if let Some((group, _)) = w.open {
+                CALL.with_borrow_mut(|c| {
+                    if let Some(c) = c
+                        && !c.groups.contains(&group)
+                    {
+                        c.groups.push(group);
+                    }
+                });
+            }
+            return f(&w.conn);
+        }
         let pooled = lock(&self.readers).pop();
         let conn = match pooled {
             Some(c) => c,
@@ -592,52 +786,48 @@ impl Store {
         result
     }
 
-    /// Run blocking store work from async code, on the blocking thread pool, so that the
-    /// runtime's threads never wait for the writer lock. A write that must reach the disk
-    /// ([`Sync::Full`]) does not hold the blocking thread meanwhile either: the flush is left
-    /// to the flusher thread and awaited here before the result is returned.
+    /// Run blocking store work from async code, on the store thread (see the module
+    /// documentation), so that the runtime's threads never wait for the writer or the disk.
+    /// `f`'s writes are committed, and those that must reach the disk ([`Sync::Full`]) flushed,
+    /// before the result is returned; neither the store thread nor a runtime thread waits for
+    /// the flush meanwhile.
     pub async fn call<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let store = Arc::clone(self);
-        let (result, needed) = tokio::task::spawn_blocking(move || {
-            let outer = DEFERRED_FLUSH.replace(Some(0));
-            let result = f(&store);
-            let needed = DEFERRED_FLUSH.replace(outer).unwrap_or(0);
-            (result, needed)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-        if needed > 0 {
-            self.flushed(needed).await?;
-        }
-        result
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job {
+            store: Arc::clone(self),
+            run: Box::new(move |store: &Store| -> Done {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store)))
+                    .unwrap_or_else(|_| Err(StoreError::Task("a store call panicked".into())));
+                Box::new(move |ended: Result<(), StoreError>| {
+                    // The caller may have gone (its request was cancelled): nothing to tell.
+                    let _ = tx.send(ended.and(result));
+                })
+            }),
+        };
+        self.calls
+            .send(job)
+            .map_err(|_| StoreError::Task("the store thread stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Task("the store thread dropped a call".into()))?
     }
 
-    /// Wait, without blocking the thread, until commit `n` is on the disk.
-    async fn flushed(&self, n: u64) -> Result<(), StoreError> {
-        let mut progress = self.flush.progress.subscribe();
-        if progress.borrow_and_update().flushed >= n {
-            return Ok(());
-        }
-        lock(&self.flusher)
-            .send(n)
-            .map_err(|_| StoreError::Flush("the flusher thread stopped".into()))?;
-        loop {
-            progress
-                .changed()
-                .await
-                .map_err(|_| StoreError::Flush("the flusher thread stopped".into()))?;
-            let p = progress.borrow_and_update();
-            if p.flushed >= n {
-                return Ok(());
-            }
-            if let Some(e) = &p.error {
-                return Err(StoreError::Flush(e.clone()));
-            }
-        }
+    /// Run store work that only reads from async code, on tokio's blocking pool with a
+    /// connection of the read pool, alongside the store thread: for reads that may take long
+    /// (scans for listings and metrics), which on the store thread would hold up every other
+    /// call meanwhile. `f` sees what is committed.
+    pub async fn read_call<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Store) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
     }
 }
 
@@ -946,6 +1136,72 @@ mod tests {
             })
             .expect("count");
         assert_eq!((good, bad), (100, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_share_groups_read_their_own_writes_and_fail_alone() {
+        let store = Arc::new(Store::open(&temp_db("calls")).expect("open"));
+        let before = store.write_counts();
+        let insert = |c: &mut Connection, name: &str| -> Result<(), StoreError> {
+            c.execute(
+                "INSERT INTO devices (name, comune, kind, credential_salt, credential_hash,
+                     created_at)
+                 VALUES (?1, '02438750586', 'kiosk', zeroblob(16), zeroblob(32), 0)",
+                [name],
+            )?;
+            Ok(())
+        };
+        let calls: Vec<_> = (0..64)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    store
+                        .call(move |s| {
+                            let name = format!("call-{i}");
+                            if i % 8 == 0 {
+                                // Inserts, then fails: rolled back alone.
+                                s.write(|c| {
+                                    insert(c, &name)?;
+                                    Err::<(), _>(StoreError::DeviceNameTaken(name.clone()))
+                                })?;
+                            }
+                            s.write_synced(|c| insert(c, &name))?;
+                            // Before the group is committed, the call sees its own write.
+                            s.read(|c| {
+                                Ok(c.query_row(
+                                    "SELECT count(*) FROM devices WHERE name = ?1",
+                                    [&name],
+                                    |r| r.get::<_, i64>(0),
+                                )?)
+                            })
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for c in calls {
+            answers.push(c.await.expect("task").ok());
+        }
+        let expected: Vec<Option<i64>> = (0..64).map(|i| (i % 8 != 0).then_some(1)).collect();
+        assert_eq!(answers, expected);
+        let n: i64 = store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM devices WHERE name LIKE 'call-%'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .expect("count");
+        assert_eq!(n, 56, "committed: the calls that succeeded, and only they");
+        let after = store.write_counts();
+        assert!(after.commits > before.commits && after.commits - before.commits <= 64);
+        assert!(after.flushes > before.flushes, "synced writes were flushed");
+        assert!(
+            lock(&store.flush.state).flushed >= store.flush.committed.load(Ordering::Acquire),
+            "every commit is flushed"
+        );
     }
 
     #[tokio::test]
