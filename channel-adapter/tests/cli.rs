@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{TempDir, call, config_toml};
+use common::{TempDir, call, config_toml, tls_toml};
 
 const BIN: &str = env!("CARGO_BIN_EXE_channel-adapter");
 
@@ -26,6 +26,15 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `channel-adapter <what> list --store <store> --json`: the list, and the text printed.
+fn list_json(what: &str, store: &str) -> (serde_json::Value, String) {
+    let o = run(&[what, "list", "--store", store, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = stdout(&o);
+    let list = serde_json::from_str(&printed).expect("JSON list");
+    (list, printed)
 }
 
 fn add(store: &Path, name: &str, kind: &str) -> String {
@@ -65,16 +74,14 @@ fn device_add_list_revoke() {
     let c2 = add(&store, "roma-tributi-counter-1", "counter");
     assert_ne!(c1, c2);
 
-    let o = run(&["device", "list", "--store", s, "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let list: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON list");
+    let (list, printed) = list_json("device", s);
     assert_eq!(list[0]["name"], "roma-anagrafe-kiosk-1");
     assert_eq!(list[0]["kind"], "kiosk");
     assert_eq!(list[1]["kind"], "counter");
     assert_eq!(list[0]["comune"], "02438750586");
     assert!(list[0]["revoked_at"].is_null());
     // The credential is never shown again.
-    assert!(!stdout(&o).contains(&c1[6..]));
+    assert!(!printed.contains(&c1[6..]));
 
     let o = run(&["device", "revoke", "--store", s, "roma-anagrafe-kiosk-1"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -235,35 +242,53 @@ fn serve_refuses_an_invalid_configuration() {
     assert!(stderr(&o).contains("nodo.primitives"), "{}", stderr(&o));
 }
 
+/// `channel-adapter <command…>` with these `--option value` pairs.
+fn run_with(command: &[&str], options: &[(&str, &str)]) -> Output {
+    let mut args = command.to_vec();
+    for (option, value) in options {
+        args.extend([*option, *value]);
+    }
+    run(&args)
+}
+
+/// `channel-adapter device enroll-code` with these options.
+fn enroll_code(options: &[(&str, &str)]) -> Output {
+    run_with(&["device", "enroll-code"], options)
+}
+
+/// `channel-adapter user add --store <store> --name <name> --role <role>` and its `scope`.
+fn user_add(store: &str, name: &str, role: &str, scope: &[&str]) -> Output {
+    let mut args = vec![
+        "user", "add", "--store", store, "--name", name, "--role", role,
+    ];
+    args.extend(scope);
+    run(&args)
+}
+
+/// `channel-adapter device config` of Roma (`--device` among the `extra` options) from `file`.
+fn device_config(store: &str, extra: &[(&str, &str)], file: &Path) -> Output {
+    let mut options = vec![("--store", store), ("--comune", "02438750586")];
+    options.extend(extra);
+    options.push(("--file", file.to_str().expect("utf-8")));
+    run_with(&["device", "config"], &options)
+}
+
 #[test]
 fn enroll_code_prints_a_code_and_the_certificate_fingerprint() {
     let dir = TempDir::new("cli-enroll-code");
     let store = dir.join("adapter.db");
     let config = dir.join("adapter.toml");
-    let fixtures = common::fixtures();
     std::fs::write(
         &config,
-        format!(
-            "{}\n[tls]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
-            config_toml("127.0.0.1:0", &store),
-            fixtures.join("server.pem").display(),
-            fixtures.join("server.key").display()
-        ),
+        format!("{}{}", config_toml("127.0.0.1:0", &store), tls_toml()),
     )
     .expect("write config");
-    let o = run(&[
-        "device",
-        "enroll-code",
-        "--config",
-        config.to_str().expect("utf-8"),
-        "--comune",
-        "02438750586",
-        "--location",
-        "Ufficio tributi, piano terra",
-        "--kind",
-        "counter",
-        "--ttl",
-        "2h",
+    let o = enroll_code(&[
+        ("--config", config.to_str().expect("utf-8")),
+        ("--comune", "02438750586"),
+        ("--location", "Ufficio tributi, piano terra"),
+        ("--kind", "counter"),
+        ("--ttl", "2h"),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
@@ -282,34 +307,21 @@ fn enroll_code_prints_a_code_and_the_certificate_fingerprint() {
 
     // Without TLS there is no fingerprint; a bad comune or lifetime is refused.
     let s = store.to_str().expect("utf-8");
-    let o = run(&[
-        "device",
-        "enroll-code",
-        "--store",
-        s,
-        "--comune",
-        "02438750586",
-        "--location",
-        "x",
-        "--kind",
-        "kiosk",
+    let o = enroll_code(&[
+        ("--store", s),
+        ("--comune", "02438750586"),
+        ("--location", "x"),
+        ("--kind", "kiosk"),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!stdout(&o).contains("fingerprint"));
     for (comune, ttl) in [("02438750587", "1h"), ("02438750586", "99d")] {
-        let o = run(&[
-            "device",
-            "enroll-code",
-            "--store",
-            s,
-            "--comune",
-            comune,
-            "--location",
-            "x",
-            "--kind",
-            "kiosk",
-            "--ttl",
-            ttl,
+        let o = enroll_code(&[
+            ("--store", s),
+            ("--comune", comune),
+            ("--location", "x"),
+            ("--kind", "kiosk"),
+            ("--ttl", ttl),
         ]);
         assert!(!o.status.success(), "{comune} {ttl}");
     }
@@ -320,51 +332,25 @@ fn user_add_list_revoke() {
     let dir = TempDir::new("cli-users");
     let s = dir.join("adapter.db");
     let s = s.to_str().expect("utf-8");
-    let o = run(&[
-        "user",
-        "add",
-        "--store",
-        s,
-        "--name",
-        "ada",
-        "--role",
-        "operator",
-        "--comune",
-        "02438750586",
-        "--comune",
-        "97086740582",
-    ]);
+    let roma_and_fiumicino = ["--comune", "02438750586", "--comune", "97086740582"];
+    let o = user_add(s, "ada", "operator", &roma_and_fiumicino);
     assert!(o.status.success(), "{}", stderr(&o));
     let token = stdout(&o).trim().to_owned();
     assert!(
         token.starts_with("cu1."),
         "stdout is only the token: {token:?}"
     );
-    let o = run(&[
-        "user",
-        "add",
-        "--store",
-        s,
-        "--name",
-        "root",
-        "--role",
-        "admin",
-        "--all-comuni",
-    ]);
+    let o = user_add(s, "root", "admin", &["--all-comuni"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = run(&[
-        "user", "add", "--store", s, "--name", "x", "--role", "admin",
-    ]);
+    let o = user_add(s, "x", "admin", &[]);
     assert!(!o.status.success(), "a scope is required");
 
-    let o = run(&["user", "list", "--store", s, "--json"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let list: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON list");
+    let (list, printed) = list_json("user", s);
     assert_eq!(list[0]["name"], "ada");
     assert_eq!(list[0]["role"], "operator");
     assert_eq!(list[0]["comuni"], "02438750586,97086740582");
     assert_eq!(list[1]["comuni"], "all");
-    assert!(!stdout(&o).contains(&token[6..]));
+    assert!(!printed.contains(&token[6..]));
 
     let o = run(&["user", "revoke", "--store", s, "ada"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -379,58 +365,20 @@ fn device_config_publishes_validated_settings() {
     let s = store.to_str().expect("utf-8");
     let good = dir.join("settings.toml");
     std::fs::write(&good, "printer_width = 48\nlanguages = [\"it\", \"en\"]\n").expect("write");
-    let o = run(&[
-        "device",
-        "config",
-        "--store",
-        s,
-        "--comune",
-        "02438750586",
-        "--file",
-        good.to_str().expect("utf-8"),
-    ]);
+    let o = device_config(s, &[], &good);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("version 1"), "{}", stdout(&o));
 
     let json = dir.join("settings.json");
     std::fs::write(&json, r#"{"screen_timeout_s": 60}"#).expect("write");
-    let o = run(&[
-        "device",
-        "config",
-        "--store",
-        s,
-        "--comune",
-        "02438750586",
-        "--file",
-        json.to_str().expect("utf-8"),
-    ]);
+    let o = device_config(s, &[], &json);
     assert!(stdout(&o).contains("version 2"), "{}", stdout(&o));
 
     let bad = dir.join("bad.json");
     std::fs::write(&bad, r#"{"printer_width": 100}"#).expect("write");
-    let o = run(&[
-        "device",
-        "config",
-        "--store",
-        s,
-        "--comune",
-        "02438750586",
-        "--file",
-        bad.to_str().expect("utf-8"),
-    ]);
+    let o = device_config(s, &[], &bad);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("printer_width"), "{}", stderr(&o));
-    let o = run(&[
-        "device",
-        "config",
-        "--store",
-        s,
-        "--comune",
-        "02438750586",
-        "--device",
-        "42",
-        "--file",
-        good.to_str().expect("utf-8"),
-    ]);
+    let o = device_config(s, &[("--device", "42")], &good);
     assert!(!o.status.success(), "no such device");
 }

@@ -6,44 +6,19 @@
 mod common;
 mod fleet_support;
 
-use std::sync::Arc;
-
 use channel_adapter::ambient::Clock as _;
-use common::{exchange, fixtures, http};
-use fleet_support::{Adapter, DeviceKey, ROMA, enroll_body, enroll_device, signed, signed_at};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
+use common::{exchange, http, tls_connect};
+use fleet_support::{
+    Adapter, DeviceKey, ROMA, authorized, enroll_body, enroll_device, signed, signed_at, try_enroll,
+};
 use serde_json::json;
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-
-fn tls_client() -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(fixtures().join("ca.pem")).expect("ca.pem") {
-        roots.add(cert.expect("certificate")).expect("add root");
-    }
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
-}
 
 #[tokio::test]
 async fn enrolls_over_tls_and_signs_every_request() {
     let a = Adapter::start("enroll-tls", "", true).await;
     let code = a.code(ROMA);
     let key = DeviceKey::generate();
-    let tls = || async {
-        let tcp = TcpStream::connect(a.addr).await.expect("connect");
-        tls_client()
-            .connect(ServerName::try_from("localhost").expect("name"), tcp)
-            .await
-            .expect("handshake")
-    };
+    let tls = || tls_connect(a.addr);
     // Typed sloppily: lower case, spaces instead of dashes.
     let typed = code.to_lowercase().replace('-', " ");
     let body = enroll_body(&typed, &key);
@@ -94,8 +69,7 @@ async fn a_code_works_once() {
     let a = Adapter::start("enroll-reuse", "", false).await;
     let code = a.code(ROMA);
     enroll_device(a.addr, &code, &DeviceKey::generate()).await;
-    let again = enroll_body(&code, &DeviceKey::generate());
-    let r = http(a.addr, "POST", "/v1/enroll", &[], Some(&again)).await;
+    let r = try_enroll(a.addr, &code, &DeviceKey::generate()).await;
     assert_eq!(r.status, 410, "{}", r.text());
     assert_eq!(r.error_code(), "ENROLLMENT_CODE_USED");
 }
@@ -105,8 +79,7 @@ async fn a_code_expires() {
     let a = Adapter::start("enroll-expiry", "", false).await;
     let code = a.code(ROMA);
     a.clock.advance(24 * 3600 * 1000);
-    let body = enroll_body(&code, &DeviceKey::generate());
-    let r = http(a.addr, "POST", "/v1/enroll", &[], Some(&body)).await;
+    let r = try_enroll(a.addr, &code, &DeviceKey::generate()).await;
     assert_eq!(r.status, 410, "{}", r.text());
     assert_eq!(r.error_code(), "ENROLLMENT_CODE_EXPIRED");
 }
@@ -125,26 +98,12 @@ async fn wrong_secrets_burn_the_code() {
     let code = a.code(ROMA);
     let key = DeviceKey::generate();
     for _ in 0..5 {
-        let r = http(
-            a.addr,
-            "POST",
-            "/v1/enroll",
-            &[],
-            Some(&enroll_body(&wrong_secret(&code), &key)),
-        )
-        .await;
+        let r = try_enroll(a.addr, &wrong_secret(&code), &key).await;
         assert_eq!(r.status, 401, "{}", r.text());
         assert_eq!(r.error_code(), "ENROLLMENT_CODE_INVALID");
     }
     // The right secret comes too late: the code is burnt.
-    let r = http(
-        a.addr,
-        "POST",
-        "/v1/enroll",
-        &[],
-        Some(&enroll_body(&code, &key)),
-    )
-    .await;
+    let r = try_enroll(a.addr, &code, &key).await;
     assert_eq!(r.error_code(), "ENROLLMENT_CODE_USED");
 }
 
@@ -159,25 +118,11 @@ async fn an_address_guessing_codes_is_refused() {
     let code = a.code(ROMA);
     let key = DeviceKey::generate();
     for guess in ["0000-0000-0000", "1111-1111-1111", "2222-2222-2222"] {
-        let r = http(
-            a.addr,
-            "POST",
-            "/v1/enroll",
-            &[],
-            Some(&enroll_body(guess, &key)),
-        )
-        .await;
+        let r = try_enroll(a.addr, guess, &key).await;
         assert_eq!(r.error_code(), "ENROLLMENT_CODE_INVALID");
     }
     // Even a right code is refused until the window passes.
-    let r = http(
-        a.addr,
-        "POST",
-        "/v1/enroll",
-        &[],
-        Some(&enroll_body(&code, &key)),
-    )
-    .await;
+    let r = try_enroll(a.addr, &code, &key).await;
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(r.error_code(), "TOO_MANY_ATTEMPTS");
     a.clock.advance(15 * 60 * 1000);
@@ -208,52 +153,24 @@ async fn bad_stale_and_tampered_signatures_are_refused() {
     // A captured request replayed after the window.
     let hb = json!({"health": {"queue_depth": 1}}).to_string();
     let auth = key.authorization(id, "POST", "/v1/heartbeat", now, &hb);
-    let first = http(
-        a.addr,
-        "POST",
-        "/v1/heartbeat",
-        &[("Authorization", &auth)],
-        Some(&hb),
-    )
-    .await;
+    let first = authorized(a.addr, &auth, "POST", "/v1/heartbeat", Some(&hb)).await;
     assert_eq!(first.status, 200, "{}", first.text());
     a.clock.advance(5 * 60 * 1000 + 1);
-    let replay = http(
-        a.addr,
-        "POST",
-        "/v1/heartbeat",
-        &[("Authorization", &auth)],
-        Some(&hb),
-    )
-    .await;
+    let replay = authorized(a.addr, &auth, "POST", "/v1/heartbeat", Some(&hb)).await;
     assert_eq!(replay.error_code(), "CLOCK_SKEW");
 
     // The body and the path are signed.
     let now = a.clock.now().unix_millis();
     let auth = key.authorization(id, "POST", "/v1/heartbeat", now, &hb);
     let tampered = json!({"health": {"queue_depth": 99}}).to_string();
-    let r = http(
-        a.addr,
-        "POST",
-        "/v1/heartbeat",
-        &[("Authorization", &auth)],
-        Some(&tampered),
-    )
-    .await;
+    let r = authorized(a.addr, &auth, "POST", "/v1/heartbeat", Some(&tampered)).await;
     assert_eq!(r.error_code(), "SIGNATURE_INVALID");
     let auth = key.authorization(id, "GET", "/v1/device", now, "");
-    let r = http(
-        a.addr,
-        "GET",
-        "/v1/device/config",
-        &[("Authorization", &auth)],
-        None,
-    )
-    .await;
+    let r = authorized(a.addr, &auth, "GET", "/v1/device/config", None).await;
     assert_eq!(r.error_code(), "SIGNATURE_INVALID");
     // Malformed headers.
     for bad in ["Signature", "Signature 1.2", "Signature a.b.c"] {
-        let r = http(a.addr, "GET", "/v1/device", &[("Authorization", bad)], None).await;
+        let r = authorized(a.addr, bad, "GET", "/v1/device", None).await;
         assert_eq!(r.error_code(), "SIGNATURE_INVALID", "{bad}");
     }
 }

@@ -10,7 +10,7 @@ use channel_adapter::ambient::{OsRandom, SystemClock};
 use channel_adapter::store::fleet::Role;
 use channel_adapter::users;
 use common::stack::{Stack, StackOptions, active, notice};
-use common::{Response, http};
+use common::{call, http};
 use fleet_support::{Adapter, DeviceKey, FIUMICINO, ROMA, enroll_device, new_code, signed};
 use serde_json::json;
 
@@ -27,17 +27,6 @@ fn user(store: &channel_adapter::store::Store, name: &str, role: Role, comuni: &
     )
     .expect("user")
     .token
-}
-
-async fn admin(
-    addr: std::net::SocketAddr,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> Response {
-    let auth = format!("Bearer {token}");
-    http(addr, method, path, &[("Authorization", &auth)], body).await
 }
 
 #[tokio::test]
@@ -58,7 +47,7 @@ async fn a_device_revoked_mid_payment_is_refused_and_its_payment_stays_visible()
     assert_eq!(payment["state"], "active");
     let pid = payment["id"].as_str().expect("id").to_owned();
 
-    let r = admin(
+    let r = call(
         stack.addr,
         &operator,
         "POST",
@@ -67,7 +56,7 @@ async fn a_device_revoked_mid_payment_is_refused_and_its_payment_stays_visible()
     )
     .await;
     assert_eq!(r.error_code(), "FORBIDDEN", "operators only read");
-    let r = admin(
+    let r = call(
         stack.addr,
         &admin_token,
         "POST",
@@ -93,7 +82,7 @@ async fn a_device_revoked_mid_payment_is_refused_and_its_payment_stays_visible()
     assert_eq!(r.status, 401);
     assert_eq!(r.error_code(), "DEVICE_REVOKED");
 
-    let r = admin(
+    let r = call(
         stack.addr,
         &operator,
         "GET",
@@ -130,7 +119,7 @@ async fn published_configuration_reaches_the_device_through_the_heartbeat() {
     let publish = |body: serde_json::Value| {
         let token = admin_token.clone();
         async move {
-            admin(
+            call(
                 a.addr,
                 &token,
                 "PUT",
@@ -167,13 +156,13 @@ async fn published_configuration_reaches_the_device_through_the_heartbeat() {
     assert_eq!(config["settings"]["languages"], json!(["it", "en"]));
 
     // Not yet applied: the fleet shows a warning until the device says it applied it.
-    let fleet = admin(a.addr, &admin_token, "GET", "/admin/v1/fleet", None).await;
+    let fleet = call(a.addr, &admin_token, "GET", "/admin/v1/fleet", None).await;
     let d = &fleet.json()["devices"][0];
     assert_eq!(d["status"], "warning");
     assert_eq!(d["reasons"], json!(["config_not_applied"]));
     let applied = json!({"health": {"queue_depth": 0, "config_version": v2}}).to_string();
     signed(a.addr, &key, id, "POST", "/v1/heartbeat", Some(&applied)).await;
-    let fleet = admin(a.addr, &admin_token, "GET", "/admin/v1/fleet", None).await;
+    let fleet = call(a.addr, &admin_token, "GET", "/admin/v1/fleet", None).await;
     assert_eq!(fleet.json()["devices"][0]["status"], "ok");
 }
 
@@ -183,7 +172,7 @@ async fn heartbeat_health_becomes_the_fleet_status() {
     let key = DeviceKey::generate();
     let id = enroll_device(a.addr, &a.code(ROMA), &key).await;
     let operator = user(&a.store, "op", Role::Operator, &[ROMA]);
-    let fleet = admin(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
+    let fleet = call(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
     assert_eq!(fleet.json()["devices"][0]["status"], "silent");
 
     let hb = json!({"agent_version": "0.2.0", "health": {
@@ -192,7 +181,7 @@ async fn heartbeat_health_becomes_the_fleet_status() {
     .to_string();
     let r = signed(a.addr, &key, id, "POST", "/v1/heartbeat", Some(&hb)).await;
     assert_eq!(r.status, 200, "{}", r.text());
-    let fleet = admin(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
+    let fleet = call(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
     assert_eq!(fleet.status, 200, "{}", fleet.text());
     let d = &fleet.json()["devices"][0];
     assert_eq!(d["status"], "error");
@@ -210,7 +199,7 @@ async fn heartbeat_health_becomes_the_fleet_status() {
 
     // Nothing for longer than fleet.silent_after: silent.
     a.clock.advance(5 * 60 * 1000 + 1);
-    let fleet = admin(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
+    let fleet = call(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
     assert_eq!(fleet.json()["devices"][0]["status"], "silent");
 }
 
@@ -224,11 +213,11 @@ async fn an_operator_of_one_comune_never_sees_another() {
     let admin_roma = user(&a.store, "admin-roma", Role::Admin, &[ROMA]);
     let everyone = user(&a.store, "root", Role::Admin, &[]);
 
-    let me = admin(a.addr, &operator, "GET", "/admin/v1/me", None).await;
+    let me = call(a.addr, &operator, "GET", "/admin/v1/me", None).await;
     assert_eq!(me.json()["comuni"], json!([ROMA]));
     assert_eq!(me.json()["role"], "operator");
 
-    let fleet = admin(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
+    let fleet = call(a.addr, &operator, "GET", "/admin/v1/fleet", None).await;
     let ids: Vec<u64> = fleet.json()["devices"]
         .as_array()
         .expect("devices")
@@ -240,56 +229,52 @@ async fn an_operator_of_one_comune_never_sees_another() {
         format!("/admin/v1/fleet?comune={FIUMICINO}"),
         format!("/admin/v1/payments?comune={FIUMICINO}"),
     ] {
-        let r = admin(a.addr, &operator, "GET", &path, None).await;
+        let r = call(a.addr, &operator, "GET", &path, None).await;
         assert_eq!(r.status, 403, "{path}: {}", r.text());
         assert_eq!(r.error_code(), "FORBIDDEN");
     }
-    // An administrator of Roma cannot act on Fiumicino's device, even knowing its id.
-    let r = admin(
-        a.addr,
-        &admin_roma,
-        "POST",
-        &format!("/admin/v1/devices/{fiumicino_id}/revoke"),
-        None,
-    )
-    .await;
-    assert_eq!(r.error_code(), "FORBIDDEN");
-    let r = admin(
-        a.addr,
-        &admin_roma,
-        "PUT",
-        "/admin/v1/device-config",
-        Some(&json!({"comune": FIUMICINO, "settings": {}}).to_string()),
-    )
-    .await;
-    assert_eq!(r.error_code(), "FORBIDDEN");
-    let r = admin(
-        a.addr,
-        &admin_roma,
-        "POST",
-        "/admin/v1/enrollment-codes",
-        Some(&json!({"comune": FIUMICINO, "location": "x", "kind": "kiosk"}).to_string()),
-    )
-    .await;
-    assert_eq!(r.error_code(), "FORBIDDEN");
-    let r = admin(
-        a.addr,
-        &operator,
-        "POST",
-        "/admin/v1/enrollment-codes",
-        Some(&json!({"comune": ROMA, "location": "x", "kind": "kiosk"}).to_string()),
-    )
-    .await;
-    assert_eq!(r.error_code(), "FORBIDDEN", "operators only read");
+    // An administrator of Roma cannot act on Fiumicino's device, even knowing its id; an
+    // operator only reads.
+    let codes = "/admin/v1/enrollment-codes";
+    let refused = [
+        (
+            &admin_roma,
+            "POST",
+            format!("/admin/v1/devices/{fiumicino_id}/revoke"),
+            None,
+        ),
+        (
+            &admin_roma,
+            "PUT",
+            "/admin/v1/device-config".to_owned(),
+            Some(json!({"comune": FIUMICINO, "settings": {}})),
+        ),
+        (
+            &admin_roma,
+            "POST",
+            codes.to_owned(),
+            Some(json!({"comune": FIUMICINO, "location": "x", "kind": "kiosk"})),
+        ),
+        (
+            &operator,
+            "POST",
+            codes.to_owned(),
+            Some(json!({"comune": ROMA, "location": "x", "kind": "kiosk"})),
+        ),
+    ];
+    for (token, method, path, body) in refused {
+        let body = body.map(|b| b.to_string());
+        let r = call(a.addr, token, method, &path, body.as_deref()).await;
+        assert_eq!(r.error_code(), "FORBIDDEN", "{method} {path}");
+    }
     // Unfiltered payments cover only the operator's comuni.
-    let r = admin(a.addr, &operator, "GET", "/admin/v1/payments", None).await;
+    let r = call(a.addr, &operator, "GET", "/admin/v1/payments", None).await;
     assert_eq!(r.status, 200, "{}", r.text());
 
     // An administrator of every comune sees both, and can create a code for either.
-    let fleet = admin(a.addr, &everyone, "GET", "/admin/v1/fleet", None).await;
+    let fleet = call(a.addr, &everyone, "GET", "/admin/v1/fleet", None).await;
     assert_eq!(fleet.json()["devices"].as_array().map(Vec::len), Some(2));
-    let r = admin(
-        a.addr,
+    let r = call(a.addr,
         &everyone,
         "POST",
         "/admin/v1/enrollment-codes",
@@ -308,7 +293,7 @@ async fn an_operator_of_one_comune_never_sees_another() {
     // No token, a wrong token, a device credential: refused.
     let r = http(a.addr, "GET", "/admin/v1/fleet", &[], None).await;
     assert_eq!(r.error_code(), "MISSING_CREDENTIAL");
-    let r = admin(a.addr, "cu1.1.00", "GET", "/admin/v1/fleet", None).await;
+    let r = call(a.addr, "cu1.1.00", "GET", "/admin/v1/fleet", None).await;
     assert_eq!(r.error_code(), "INVALID_CREDENTIAL");
 }
 

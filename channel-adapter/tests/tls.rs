@@ -10,28 +10,9 @@ use channel_adapter::api;
 use channel_adapter::config::Config;
 use channel_adapter::server::{Bound, load_tls};
 use channel_adapter::store::Store;
-use common::{TempDir, config_toml, exchange, fixtures};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
+use common::{TempDir, config_toml, exchange, fixtures, tls_client, tls_connect};
+use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-
-fn client(trust_test_ca: bool) -> TlsConnector {
-    let mut roots = RootCertStore::empty();
-    if trust_test_ca {
-        for cert in CertificateDer::pem_file_iter(fixtures().join("ca.pem")).expect("ca.pem") {
-            roots.add(cert.expect("certificate")).expect("add root");
-        }
-    }
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    TlsConnector::from(Arc::new(config))
-}
 
 #[tokio::test]
 async fn serves_the_api_over_tls() {
@@ -62,31 +43,33 @@ async fn serves_the_api_over_tls() {
         let _ = stopped.await;
     }));
 
-    let tcp = TcpStream::connect(addr).await.expect("connect");
-    let name = ServerName::try_from("localhost").expect("name");
-    let tls = client(true)
-        .connect(name.clone(), tcp)
-        .await
-        .expect("handshake");
-    let r = exchange(tls, "GET", "/v1/openapi.json", &[], None).await;
+    let r = exchange(
+        tls_connect(addr).await,
+        "GET",
+        "/v1/openapi.json",
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["openapi"], "3.1.0");
 
-    let tls = client(true)
-        .connect(
-            name.clone(),
-            TcpStream::connect(addr).await.expect("connect"),
-        )
-        .await
-        .expect("handshake");
-    let r = exchange(tls, "POST", "/v1/heartbeat", &[], Some("{}")).await;
+    let r = exchange(
+        tls_connect(addr).await,
+        "POST",
+        "/v1/heartbeat",
+        &[],
+        Some("{}"),
+    )
+    .await;
     assert_eq!(
         (r.status, r.error_code().as_str()),
         (401, "MISSING_CREDENTIAL")
     );
 
     // A client without our CA refuses the server.
-    let untrusting = client(false)
+    let name = ServerName::try_from("localhost").expect("name");
+    let untrusting = tls_client(false)
         .connect(name, TcpStream::connect(addr).await.expect("connect"))
         .await;
     assert!(untrusting.is_err());

@@ -32,7 +32,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Backend, SampleNotice, TempDir, agent_toml, backend_with, http};
+use common::{
+    Backend, SampleNotice, TempDir, adapter_payment_of, agent_toml, backend_with, http,
+    journal_kinds, login_as, pay_by_card, poll_until, receipt_preview,
+};
 use drivers::escpos_view::Element;
 use drivers::sim::printer::PrinterSim;
 use drivers::sim::terminal::{TerminalSim, TerminalSimConfig};
@@ -112,6 +115,17 @@ impl Station {
 
     fn journal(&self) -> PathBuf {
         self.dir.join("journal.db")
+    }
+
+    /// The station's own record of its flows, from its journal, as the agent would load it.
+    fn ledger(&self) -> kiosk::ledger::Ledger {
+        let text = std::fs::read_to_string(&self.config).expect("configuration");
+        let config = kiosk::config::Config::from_toml(&text).expect("configuration");
+        let journal = kiosk::journal::Journal::open(&self.journal()).expect("journal");
+        let entries = journal.entries().expect("entries");
+        let stored = kiosk::record::read_all(&entries).expect("records");
+        let policy = kiosk::core::policy_of(&config, true, config.devices.drawer);
+        kiosk::ledger::Ledger::load(&stored, &policy)
     }
 }
 
@@ -282,14 +296,7 @@ async fn post(addr: SocketAddr, path: &str, token: Option<&str>, body: Option<Va
 }
 
 async fn login(addr: SocketAddr) -> Result<String, String> {
-    let a = http(
-        addr,
-        "POST",
-        "/api/login",
-        None,
-        Some(r#"{"operator":"mrossi","pin":"2468"}"#),
-    )
-    .await;
+    let a = login_as(addr, "mrossi", "2468").await;
     if a.status != 200 {
         return Err(format!("login: {}", a.status));
     }
@@ -424,12 +431,7 @@ async fn check(
     }
 
     // The station's own record of the money taken.
-    let text = std::fs::read_to_string(&station.config).expect("configuration");
-    let config = kiosk::config::Config::from_toml(&text).expect("configuration");
-    let journal = kiosk::journal::Journal::open(&station.journal()).expect("journal");
-    let stored = kiosk::record::read_all(&journal.entries().expect("entries")).expect("records");
-    let policy = kiosk::core::policy_of(&config, true, config.devices.drawer);
-    let ledger = kiosk::ledger::Ledger::load(&stored, &policy);
+    let ledger = station.ledger();
     let taken = ledger.payments_on(today());
     if taken.len() > 1 {
         return Err(format!("{} payments taken for one notice", taken.len()));
@@ -634,19 +636,9 @@ async fn kill_at(
 }
 
 /// The journal's entries, for a failure's message.
-fn journal_kinds(station: &Station) -> String {
-    let journal = kiosk::journal::Journal::open(&station.journal()).expect("journal");
-    let kinds: Vec<String> = journal
-        .entries()
-        .expect("entries")
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    let text = std::fs::read_to_string(&station.config).expect("configuration");
-    let config = kiosk::config::Config::from_toml(&text).expect("configuration");
-    let stored = kiosk::record::read_all(&journal.entries().expect("entries")).expect("records");
-    let policy = kiosk::core::policy_of(&config, true, config.devices.drawer);
-    let ledger = kiosk::ledger::Ledger::load(&stored, &policy);
+fn journal_summary(station: &Station) -> String {
+    let kinds = journal_kinds(&station.journal());
+    let ledger = station.ledger();
     let flows: Vec<String> = ledger
         .payments_on(today())
         .iter()
@@ -716,7 +708,7 @@ async fn crash_at(
         return Err(format!(
             "after the restart: {e}\n{}\njournal: {}",
             agent.log(),
-            journal_kinds(&station)
+            journal_summary(&station)
         ));
     }
     agent.kill();
@@ -731,6 +723,37 @@ async fn crash_at(
 /// was not passed still checks every invariant.
 fn timing_dependent(point: &str) -> bool {
     point.starts_with("event:tick:") || point.contains(":poll:")
+}
+
+/// Print how the crash `case` (killed last at `point`) went; the points its last recovery
+/// passed, or `None` with the reason it broke added to `broken`.
+fn verdict(
+    scenario: Scenario,
+    case: &str,
+    point: &str,
+    started: std::time::Instant,
+    result: Result<(String, Vec<String>, bool), String>,
+    broken: &mut Vec<String>,
+) -> Option<Vec<String>> {
+    let why = match result {
+        Ok((_, _, false)) if !timing_dependent(point) => "not reached".to_owned(),
+        Ok((summary, passed, reached)) => {
+            let how = if reached {
+                "ok"
+            } else {
+                "not passed this time"
+            };
+            println!(
+                "{scenario:?} {case}: {how} ({summary}) in {:.1?}",
+                started.elapsed()
+            );
+            return Some(passed);
+        }
+        Err(e) => e,
+    };
+    println!("{scenario:?} {case}: BROKEN: {why}");
+    broken.push(format!("{case}: {why}"));
+    None
 }
 
 /// Trace the scenario, then crash it at every point; then, at every step each of those
@@ -759,42 +782,25 @@ async fn crash_everywhere(scenario: Scenario) {
         let notice = notices.next().expect("enough notices");
         let started = std::time::Instant::now();
         cases += 1;
-        match crash_at(scenario, &backend, &[point], notice).await {
-            Ok((_, _, false)) if !timing_dependent(point) => {
-                println!("{scenario:?} {point}: BROKEN: not reached");
-                broken.push(format!("{point}: not reached"));
-            }
-            Ok((summary, passed, reached)) => {
-                let how = if reached {
-                    "ok"
-                } else {
-                    "not passed this time"
-                };
-                println!(
-                    "{scenario:?} {point}: {how} ({summary}) in {:.1?}",
-                    started.elapsed()
-                );
-                // Every step of this recovery, except the background polls, unless an earlier
-                // crash recovered through the very same steps.
-                let steps: Vec<String> = passed
-                    .into_iter()
-                    .map(|name| format!("{name}:1"))
-                    .filter(|p| !timing_dependent(p))
-                    .collect();
-                if !paths.contains(&steps) {
-                    for second in &steps {
-                        let pair = (second.clone(), point.clone());
-                        if !recovery.contains(&pair) {
-                            recovery.push(pair);
-                        }
-                    }
-                    paths.push(steps);
+        let result = crash_at(scenario, &backend, &[point], notice).await;
+        let Some(passed) = verdict(scenario, point, point, started, result, &mut broken) else {
+            continue;
+        };
+        // Every step of this recovery, except the background polls, unless an earlier crash
+        // recovered through the very same steps.
+        let steps: Vec<String> = passed
+            .into_iter()
+            .map(|name| format!("{name}:1"))
+            .filter(|p| !timing_dependent(p))
+            .collect();
+        if !paths.contains(&steps) {
+            for second in &steps {
+                let pair = (second.clone(), point.clone());
+                if !recovery.contains(&pair) {
+                    recovery.push(pair);
                 }
             }
-            Err(e) => {
-                println!("{scenario:?} {point}: BROKEN: {e}");
-                broken.push(format!("{point}: {e}"));
-            }
+            paths.push(steps);
         }
     }
     println!("{scenario:?}: recovery steps: {recovery:?}");
@@ -802,27 +808,9 @@ async fn crash_everywhere(scenario: Scenario) {
         let notice = notices.next().expect("enough notices");
         let started = std::time::Instant::now();
         cases += 1;
-        match crash_at(scenario, &backend, &[first, second], notice).await {
-            Ok((_, _, false)) if !timing_dependent(second) => {
-                println!("{scenario:?} {first} then {second}: BROKEN: not reached");
-                broken.push(format!("{first} then {second}: not reached"));
-            }
-            Ok((summary, _, reached)) => {
-                let how = if reached {
-                    "ok"
-                } else {
-                    "not passed this time"
-                };
-                println!(
-                    "{scenario:?} {first} then {second}: {how} ({summary}) in {:.1?}",
-                    started.elapsed()
-                );
-            }
-            Err(e) => {
-                println!("{scenario:?} {first} then {second}: BROKEN: {e}");
-                broken.push(format!("{first} then {second}: {e}"));
-            }
-        }
+        let result = crash_at(scenario, &backend, &[first, second], notice).await;
+        let case = format!("{first} then {second}");
+        verdict(scenario, &case, second, started, result, &mut broken);
     }
     println!("{scenario:?}: {cases} crash cases, {} broken", broken.len());
     assert!(broken.is_empty(), "{scenario:?}: {}", broken.join("\n\n"));
@@ -842,33 +830,6 @@ async fn kill_9_at_every_step_of_a_counter_cash_payment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_every_step_of_an_offline_counter_cash_payment() {
     crash_everywhere(Scenario::CounterOffline).await;
-}
-
-/// Pay by card at a kiosk up to the receipt; returns the final state.
-async fn pay_by_card(addr: SocketAddr, notice: &SampleNotice) -> Value {
-    post(
-        addr,
-        "/sim/scan",
-        None,
-        Some(json!({ "payload": notice.qr() })),
-    )
-    .await
-    .expect("scan");
-    until(addr, "confirm", |v| v["screen"] == "confirm")
-        .await
-        .expect("confirm");
-    post(addr, "/api/confirm", None, None)
-        .await
-        .expect("confirm");
-    until(addr, "tender", |v| v["screen"] == "tender")
-        .await
-        .expect("tender");
-    post(addr, "/api/pay", None, Some(json!({"method": "card"})))
-        .await
-        .expect("pay");
-    until(addr, "done", |v| v["screen"] == "done")
-        .await
-        .expect("done")
 }
 
 /// The staff's view of one payment of today.
@@ -894,18 +855,8 @@ async fn reprint(addr: SocketAddr, token: &str, flow: &str) -> Value {
     )
     .await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let p = staff_payment(addr, token, flow).await;
-        if p["printed"] == 1 {
-            return p;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "reprint not confirmed: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let payment = async || staff_payment(addr, token, flow).await;
+    poll_until(20, "the reprint confirmed", payment, |p| p["printed"] == 1).await
 }
 
 /// The printer runs out of paper in the middle of a receipt (and, for a second citizen, before
@@ -923,7 +874,7 @@ async fn paper_out_in_the_middle_of_a_receipt() {
     // Mid-receipt: a few hundred bytes into the job (a receipt is about a kilobyte).
     station.printer.set_paper_out_after(Some(300));
     let notice = &backend.notices[0];
-    let v = pay_by_card(addr, notice).await;
+    let v = pay_by_card(addr, &notice.qr()).await;
     assert_eq!(v["error"]["code"], "PRINT_FAILED", "{v}");
     let flow = v["flow_id"].as_str().expect("flow").to_owned();
     assert_eq!(station.printer.state().paper, Paper::Out);
@@ -931,19 +882,8 @@ async fn paper_out_in_the_middle_of_a_receipt() {
     // The payment is fine: charged once, OK at the adapter, receipt at the Nodo.
     assert_eq!(station.terminal.payments_executed(), 1);
     assert_eq!(station.terminal.total_cents(), notice.amount_cents + 120);
-    let list = http(
-        backend.addr,
-        "GET",
-        "/v1/payments?limit=500",
-        Some(&backend.kiosk_credential),
-        None,
-    )
-    .await
-    .json();
-    let payment = list["payments"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["client_key"] == format!("act-{flow}")))
-        .cloned()
+    let payment = adapter_payment_of(&backend, &backend.kiosk_credential, &flow)
+        .await
         .expect("payment at the adapter");
     assert_eq!(payment["outcome"]["outcome"], "OK", "{payment}");
 
@@ -973,15 +913,7 @@ async fn paper_out_in_the_middle_of_a_receipt() {
     let jobs = receipts(&station.printer);
     let last = jobs.last().expect("a receipt");
     assert!(last.contains(&flow) && last.contains("COPIA"), "{last}");
-    let preview = http(
-        addr,
-        "GET",
-        &format!("/api/receipt/{flow}/preview"),
-        None,
-        None,
-    )
-    .await
-    .json();
+    let preview = receipt_preview(addr, &flow).await;
     assert_eq!(preview["copy"], true, "{preview}");
 
     // Out of paper before the job: nothing reached the paper, so the reprint is the original.
@@ -991,7 +923,7 @@ async fn paper_out_in_the_middle_of_a_receipt() {
     });
     let before = station.printer.received().len();
     let notice = &backend.notices[1];
-    let v = pay_by_card(addr, notice).await;
+    let v = pay_by_card(addr, &notice.qr()).await;
     assert_eq!(v["error"]["code"], "PRINT_FAILED", "{v}");
     let second = v["flow_id"].as_str().expect("flow").to_owned();
     let sent = station.printer.printout().expect("decode");

@@ -6,7 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TempDir, agent_toml, backend, http, screen, wait_for};
+use common::{
+    TempDir, adapter_payment_of, agent_toml, backend, close_day, confirm, http, journal_kinds,
+    login_as, manual, offline_view, pay_cash, poll, poll_until, queue_drained, receipt_preview,
+    scan, screen, session_token, tap_card, wait_for,
+};
 use kiosk::config::Config;
 use serde_json::{Value, json};
 
@@ -16,21 +20,15 @@ async fn start_agent(mode: &str, url: &str, credential: &str, dir: &TempDir) -> 
     kiosk::Agent::start(config).await.expect("agent starts")
 }
 
+/// Log the clerk in; the session token (also set as an HttpOnly cookie).
 async fn login(addr: std::net::SocketAddr) -> String {
-    let a = http(
-        addr,
-        "POST",
-        "/api/login",
-        None,
-        Some(r#"{"operator":"mrossi","pin":"2468"}"#),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    let a = login_as(addr, "mrossi", "2468").await;
+    let token = session_token(&a);
     assert!(
         a.header("set-cookie")
             .is_some_and(|c| c.contains("kiosk_session=") && c.contains("HttpOnly"))
     );
-    a.json()["token"].as_str().expect("token").to_owned()
+    token
 }
 
 async fn adapter_payment(backend: &common::Backend, credential: &str, id: &str) -> Value {
@@ -115,15 +113,7 @@ async fn kiosk_card_payment_from_scan_to_receipt() {
     assert!(text.contains("RICEVUTA DI"), "{text}");
     assert!(text.contains(&flow), "{text}");
     assert!(!text.contains("COPIA"));
-    let p = http(
-        addr,
-        "GET",
-        &format!("/api/receipt/{flow}/preview"),
-        None,
-        None,
-    )
-    .await
-    .json();
+    let p = receipt_preview(addr, &flow).await;
     assert!(p["lines"].as_array().is_some_and(|l| l.iter().any(|l| {
         l["text"]
             .as_str()
@@ -134,13 +124,8 @@ async fn kiosk_card_payment_from_scan_to_receipt() {
     assert_eq!(p["qr"][0], notice.qr());
 
     // The adapter has the OK outcome with the terminal's references and no card number.
-    let list = http_adapter(&backend, &backend.kiosk_credential, "/v1/payments")
+    let payment = adapter_payment_of(&backend, &backend.kiosk_credential, &flow)
         .await
-        .json();
-    let payment = list["payments"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["client_key"] == format!("act-{flow}")))
-        .cloned()
         .expect("payment at the adapter");
     let payment = adapter_payment(
         &backend,
@@ -173,20 +158,9 @@ async fn a_declined_card_then_cancel_sends_a_ko_and_charges_nothing() {
     terminal.script([drivers::sim::terminal::Behaviour::Decline(
         "RIFIUTATA".into(),
     )]);
-    let notice = backend.notices[1].clone();
-    let a = http(
-        addr,
-        "POST",
-        "/api/scan",
-        None,
-        Some(&json!({ "payload": notice.qr() }).to_string()),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    screen(addr, "confirm").await;
-    http(addr, "POST", "/api/confirm", None, None).await;
-    screen(addr, "tender").await;
-    http(addr, "POST", "/api/pay", None, Some(r#"{"method":"card"}"#)).await;
+    scan(addr, None, &backend.notices[1].qr()).await;
+    confirm(addr, None, None).await;
+    tap_card(addr).await;
     let v = wait_for(addr, 15, "declined", |v| {
         v["error"]["code"] == "CARD_DECLINED"
     })
@@ -197,13 +171,8 @@ async fn a_declined_card_then_cancel_sends_a_ko_and_charges_nothing() {
     assert_eq!(a.status, 200);
     screen(addr, "cancelled").await;
     assert_eq!(terminal.total_cents(), 0, "nothing charged");
-    let list = http_adapter(&backend, &backend.kiosk_credential, "/v1/payments")
+    let p = adapter_payment_of(&backend, &backend.kiosk_credential, &flow)
         .await
-        .json();
-    let p = list["payments"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["client_key"] == format!("act-{flow}")))
-        .cloned()
         .expect("payment");
     assert_eq!(p["outcome"]["outcome"], "KO");
     assert_eq!(p["outcome"]["reason"], "cancelled_by_citizen");
@@ -220,18 +189,9 @@ async fn a_lost_terminal_answer_is_resolved_by_last_result_not_by_a_second_charg
     let terminal = agent.sims().terminal.clone().expect("terminal");
     terminal.script([drivers::sim::terminal::Behaviour::DropAfterApprove]);
     let notice = backend.notices[2].clone();
-    http(
-        addr,
-        "POST",
-        "/api/scan",
-        None,
-        Some(&json!({ "payload": notice.qr() }).to_string()),
-    )
-    .await;
-    screen(addr, "confirm").await;
-    http(addr, "POST", "/api/confirm", None, None).await;
-    screen(addr, "tender").await;
-    http(addr, "POST", "/api/pay", None, Some(r#"{"method":"card"}"#)).await;
+    scan(addr, None, &notice.qr()).await;
+    confirm(addr, None, None).await;
+    tap_card(addr).await;
     let v = wait_for(addr, 30, "receipt after recovery", |v| {
         v["screen"] == "done"
     })
@@ -240,13 +200,7 @@ async fn a_lost_terminal_answer_is_resolved_by_last_result_not_by_a_second_charg
     assert_eq!(terminal.payments_executed(), 1, "charged exactly once");
     assert_eq!(terminal.total_cents(), notice.amount_cents + 120);
     agent.shutdown().await;
-    let j = kiosk::journal::Journal::open(&dir.join("journal.db")).expect("journal");
-    let kinds: Vec<String> = j
-        .entries()
-        .expect("entries")
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = journal_kinds(&dir.join("journal.db"));
     let charge = kinds
         .iter()
         .position(|k| k == "intent.charge")
@@ -270,45 +224,21 @@ async fn a_restart_after_activation_sends_the_ko_from_the_journal_alone() {
     let dir = TempDir::new("kiosk-restart");
     let agent = start_agent("kiosk", &backend.url(), &backend.kiosk_credential, &dir).await;
     let addr = agent.addr();
-    let notice = backend.notices[3].clone();
-    http(
-        addr,
-        "POST",
-        "/api/scan",
-        None,
-        Some(&json!({ "payload": notice.qr() }).to_string()),
-    )
-    .await;
-    screen(addr, "confirm").await;
-    http(addr, "POST", "/api/confirm", None, None).await;
-    let v = screen(addr, "tender").await;
+    scan(addr, None, &backend.notices[3].qr()).await;
+    let v = confirm(addr, None, None).await;
     let flow = v["flow_id"].as_str().expect("flow").to_owned();
     // Power cut: the agent stops with the payment open.
     agent.shutdown().await;
     let agent = start_agent("kiosk", &backend.url(), &backend.kiosk_credential, &dir).await;
     let addr = agent.addr();
-    let find = || async {
-        let list = http_adapter(&backend, &backend.kiosk_credential, "/v1/payments")
-            .await
-            .json();
-        list["payments"]
-            .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["client_key"] == format!("act-{flow}")))
-            .cloned()
-    };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(p) = find().await.filter(|p| !p["outcome"].is_null()) {
-            assert_eq!(p["outcome"]["outcome"], "KO");
-            assert_eq!(p["outcome"]["reason"], "device_fault");
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no KO after restart"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let p = poll(10, "the KO after restart", async || {
+        let p = adapter_payment_of(&backend, &backend.kiosk_credential, &flow).await;
+        let p = p.filter(|p| !p["outcome"].is_null());
+        p.ok_or_else(|| "no outcome".to_owned())
+    })
+    .await;
+    assert_eq!(p["outcome"]["outcome"], "KO");
+    assert_eq!(p["outcome"]["reason"], "device_fault");
     let v = http(addr, "GET", "/api/state", None, None).await.json();
     assert_eq!(v["screen"], "idle", "the screen is free after recovery");
     agent.shutdown().await;
@@ -327,55 +257,20 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
     let a = http(addr, "POST", "/api/scan", None, Some(r#"{"payload":"x"}"#)).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.json()["code"], "LOGIN_REQUIRED");
-    let bad = http(
-        addr,
-        "POST",
-        "/api/login",
-        None,
-        Some(r#"{"operator":"mrossi","pin":"0000"}"#),
-    )
-    .await;
+    let bad = login_as(addr, "mrossi", "0000").await;
     assert_eq!(bad.status, 401);
     let token = login(addr).await;
     let t = Some(token.as_str());
 
     // Online cash with change.
     let n0 = backend.notices[0].clone();
-    let a = http(
-        addr,
-        "POST",
-        "/api/manual",
-        t,
-        Some(
-            &json!({"notice_number": n0.notice_number, "fiscal_code": n0.fiscal_code}).to_string(),
-        ),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    let v = screen(addr, "confirm").await;
+    let v = manual(addr, t, &n0).await;
     assert_eq!(v["operator"]["id"], "mrossi");
     assert_eq!(v["methods"], json!(["card", "cash"]));
-    http(
-        addr,
-        "POST",
-        "/api/confirm",
-        t,
-        Some(r#"{"method":"cash"}"#),
-    )
-    .await;
-    let v = screen(addr, "tender").await;
+    let v = confirm(addr, t, Some("cash")).await;
     let total = v["notice"]["total_cents"].as_u64().expect("total");
     assert_eq!(total, n0.amount_cents + 100);
-    let a = http(
-        addr,
-        "POST",
-        "/api/pay",
-        t,
-        Some(&json!({"method": "cash", "tendered_cents": total + 500}).to_string()),
-    )
-    .await;
-    assert_eq!(a.status, 200);
-    let v = screen(addr, "done").await;
+    let v = pay_cash(addr, t, total + 500).await;
     assert_eq!(v["change_cents"], 500);
     http(addr, "POST", "/api/done", t, None).await;
 
@@ -383,15 +278,7 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
     backend.set_down(true);
     let mut offline_flows = Vec::new();
     for n in &backend.notices[1..3] {
-        http(
-            addr,
-            "POST",
-            "/api/scan",
-            t,
-            Some(&json!({ "payload": n.qr() }).to_string()),
-        )
-        .await;
-        let v = screen(addr, "confirm").await;
+        let v = scan(addr, t, &n.qr()).await;
         assert_eq!(v["offline_payment"], true);
         assert_eq!(v["offline"], true);
         assert_eq!(
@@ -408,25 +295,9 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
         )
         .await;
         assert_eq!(a.json()["code"], "CARD_OFFLINE");
-        http(
-            addr,
-            "POST",
-            "/api/confirm",
-            t,
-            Some(r#"{"method":"cash"}"#),
-        )
-        .await;
-        let v = screen(addr, "tender").await;
+        let v = confirm(addr, t, Some("cash")).await;
         let total = v["notice"]["total_cents"].as_u64().expect("total");
-        http(
-            addr,
-            "POST",
-            "/api/pay",
-            t,
-            Some(&json!({"method": "cash", "tendered_cents": total}).to_string()),
-        )
-        .await;
-        let v = screen(addr, "done").await;
+        let v = pay_cash(addr, t, total).await;
         offline_flows.push(v["flow_id"].as_str().expect("flow").to_owned());
         http(addr, "POST", "/api/done", t, None).await;
     }
@@ -440,19 +311,9 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
         .text_lines()
         .join("\n");
     assert!(printed.contains("RICEVUTA PROVVISORIA"), "{printed}");
-    let o = http(addr, "GET", "/api/offline", t, None).await.json();
+    let (o, queue) = offline_view(addr, t).await;
     assert_eq!(o["online"], false);
-    let queue: Vec<&str> = o["queue"]
-        .as_array()
-        .expect("queue")
-        .iter()
-        .filter_map(|p| p["id"].as_str())
-        .collect();
-    assert_eq!(
-        queue,
-        offline_flows.iter().map(String::as_str).collect::<Vec<_>>(),
-        "in the order taken"
-    );
+    assert_eq!(queue, offline_flows, "in the order taken");
     assert_eq!(o["limits"]["max_payment_cents"], 20000);
 
     // A payment above the offline limit is refused with the reason.
@@ -472,18 +333,7 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
     // The adapter is back: the queue goes to it, once, in order.
     backend.set_down(false);
     agent.sync_now();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let o = http(addr, "GET", "/api/offline", t, None).await.json();
-        if o["queue"].as_array().is_some_and(Vec::is_empty) && o["online"] == true {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "queue not synced: {o}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    queue_drained(addr, t, 10, None).await;
     let list = http_adapter(
         &backend,
         &backend.counter_credential,
@@ -512,16 +362,7 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
     let s = http(addr, "GET", "/api/closing", t, None).await.json();
     let expected = s["expected_cash_cents"].as_u64().expect("expected");
     assert_eq!(s["totals"]["cash_count"], 3);
-    let c = http(
-        addr,
-        "POST",
-        "/api/closing",
-        t,
-        Some(&json!({ "counted_cents": expected }).to_string()),
-    )
-    .await;
-    assert_eq!(c.status, 200, "{}", String::from_utf8_lossy(&c.body));
-    let c = c.json();
+    let c = close_day(addr, t, expected).await;
     assert_eq!(c["difference_cents"], 0);
     assert_eq!(c["closing"]["adapter"], "agree", "{c}");
     assert_eq!(c["closing"]["adapter_revision"], 1, "{c}");
@@ -571,23 +412,8 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
     )
     .await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let pv = http(
-            addr,
-            "GET",
-            &format!("/api/receipt/{first}/preview"),
-            None,
-            None,
-        )
-        .await
-        .json();
-        if pv["copy"] == true {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no copy printed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let preview = async || receipt_preview(addr, &first).await;
+    poll_until(10, "a copy printed", preview, |pv| pv["copy"] == true).await;
 
     let st = http(addr, "GET", "/api/status", None, None).await.json();
     assert_eq!(st["journal"]["intact_at_start"], true);
@@ -690,38 +516,25 @@ async fn a_closing_made_offline_is_sent_again_and_gets_the_adapters_verdict() {
     let t = Some(token.as_str());
 
     backend.set_down(true);
-    let c = http(
-        addr,
-        "POST",
-        "/api/closing",
-        t,
-        Some(&json!({ "counted_cents": 0 }).to_string()),
-    )
-    .await;
-    assert_eq!(c.status, 200, "{}", String::from_utf8_lossy(&c.body));
-    let c = c.json();
+    let c = close_day(addr, t, 0).await;
     assert_eq!(c["closing"]["adapter"], "unavailable", "{c}");
     let day = c["closing"]["day"].as_str().expect("day").to_owned();
 
     // Back online: the sync worker sends the closing again and journals the verdict.
     backend.set_down(false);
     agent.sync_now();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let latest = loop {
+    let latest = poll(10, "the closing resent", async || {
         let s = http(addr, "GET", &format!("/api/closing?day={day}"), t, None)
             .await
             .json();
         let closings = s["closings"].as_array().cloned().unwrap_or_default();
         if closings.len() == 2 {
-            break closings[1].clone();
+            return Ok(closings[1].clone());
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "closing not resent: {s}"
-        );
         agent.sync_now();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        Err(format!("{s}"))
+    })
+    .await;
     assert_eq!(latest["adapter"], "agree", "{latest}");
     assert_eq!(latest["adapter_revision"], 1, "{latest}");
     assert_eq!(latest["operator"], "mrossi");

@@ -14,7 +14,11 @@ use channel_api::DeviceKind;
 use channel_api::fleet::{
     CredentialKind, DeviceSettings, EnrollRequest, FeeDisplay, PaperLevel, RotateCredentialRequest,
 };
-use common::{TempDir, agent_toml, backend, http, screen, wait_for};
+use common::{
+    TempDir, adapter_fixture, adapter_payment_of, adapter_without_nodo, agent_toml, backend,
+    confirm, http, journal_kinds, login, manual, pay_by_card, poll_until, scan, screen, tap_card,
+    wait_for,
+};
 use kiosk::adapter::AdapterClient;
 use kiosk::config::{Config, DeviceCredential};
 use kiosk::device_key::DeviceKey;
@@ -74,19 +78,6 @@ async fn status(addr: std::net::SocketAddr) -> Value {
     http(addr, "GET", "/api/status", None, None).await.json()
 }
 
-async fn login(addr: std::net::SocketAddr) -> String {
-    let a = http(
-        addr,
-        "POST",
-        "/api/login",
-        None,
-        Some(r#"{"operator":"mrossi","pin":"2468"}"#),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    a.json()["token"].as_str().expect("token").to_owned()
-}
-
 /// Poll the adapter's record of device `id` until `pred` holds.
 async fn device_until(
     backend: &common::Backend,
@@ -94,18 +85,8 @@ async fn device_until(
     what: &str,
     pred: impl Fn(&channel_adapter::store::DeviceRecord) -> bool,
 ) -> channel_adapter::store::DeviceRecord {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let d = backend.store.device(id).expect("store").expect("device");
-        if pred(&d) {
-            return d;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}: {d:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let device = async || backend.store.device(id).expect("store").expect("device");
+    poll_until(15, what, device, pred).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,21 +104,7 @@ async fn an_enrolled_kiosk_pays_with_signed_requests() {
 
     let agent = kiosk::Agent::start(config).await.expect("agent starts");
     let addr = agent.addr();
-    let notice = backend.notices[0].clone();
-    let a = http(
-        addr,
-        "POST",
-        "/api/scan",
-        None,
-        Some(&json!({ "payload": notice.qr() }).to_string()),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    screen(addr, "confirm").await;
-    http(addr, "POST", "/api/confirm", None, None).await;
-    screen(addr, "tender").await;
-    http(addr, "POST", "/api/pay", None, Some(r#"{"method":"card"}"#)).await;
-    let v = screen(addr, "done").await;
+    let v = pay_by_card(addr, &backend.notices[0].qr()).await;
     assert!(v["error"].is_null(), "{v}");
     let flow = v["flow_id"].as_str().expect("flow").to_owned();
 
@@ -230,21 +197,11 @@ async fn a_published_configuration_reaches_the_running_agent_and_survives_a_rest
     assert_eq!(s["settings"]["receipt_width"], 32);
 
     // The next payment runs with the new screen timeout (the local one is 30 s).
-    let notice = backend.notices[1].clone();
-    http(
-        addr,
-        "POST",
-        "/api/scan",
-        None,
-        Some(&json!({ "payload": notice.qr() }).to_string()),
-    )
-    .await;
-    let v = screen(addr, "confirm").await;
+    let v = scan(addr, None, &backend.notices[1].qr()).await;
     let left = v["deadline_ms_left"].as_i64().expect("deadline");
     assert!(left <= 12_000, "screen timeout applied: {left} ms left");
-    http(addr, "POST", "/api/confirm", None, None).await;
-    screen(addr, "tender").await;
-    http(addr, "POST", "/api/pay", None, Some(r#"{"method":"card"}"#)).await;
+    confirm(addr, None, None).await;
+    tap_card(addr).await;
     let v = screen(addr, "done").await;
     assert!(v["error"].is_null(), "{v}");
     // Its receipt is printed for 58 mm paper: 32 characters a line.
@@ -278,12 +235,10 @@ async fn a_published_configuration_reaches_the_running_agent_and_survives_a_rest
     assert_eq!(v["languages"], json!(["en", "it"]));
     assert_eq!(v["fee_display"], "total_first");
     agent.shutdown().await;
-    let j = kiosk::journal::Journal::open(&dir.join("journal.db")).expect("journal");
     assert!(
-        j.entries()
-            .expect("entries")
+        journal_kinds(&dir.join("journal.db"))
             .iter()
-            .any(|e| e.kind == "settings_applied"),
+            .any(|k| k == "settings_applied"),
         "the change is journaled"
     );
     backend.stop();
@@ -334,20 +289,7 @@ async fn a_device_revoked_mid_payment_is_refused_and_takes_no_money() {
     let addr = agent.addr();
     let token = login(addr).await;
     let t = Some(token.as_str());
-    let notice = backend.notices[2].clone();
-    let a = http(
-        addr,
-        "POST",
-        "/api/manual",
-        t,
-        Some(
-            &json!({"notice_number": notice.notice_number, "fiscal_code": notice.fiscal_code})
-                .to_string(),
-        ),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    let v = screen(addr, "confirm").await;
+    let v = manual(addr, t, &backend.notices[2]).await;
     let flow = v["flow_id"].as_str().expect("flow").to_owned();
 
     // The adapter revokes the device while the clerk reads the amounts to the citizen.
@@ -369,23 +311,8 @@ async fn a_device_revoked_mid_payment_is_refused_and_takes_no_money() {
     assert!(v["tendered_cents"].is_null(), "{v}");
 
     // No payment was opened at the adapter for this flow, and the drawer never opened.
-    let list = http(
-        backend.addr,
-        "GET",
-        "/v1/payments",
-        Some(&backend.counter_credential),
-        None,
-    )
-    .await
-    .json();
-    assert!(
-        !list["payments"]
-            .as_array()
-            .expect("payments")
-            .iter()
-            .any(|p| p["client_key"] == format!("act-{flow}")),
-        "{list}"
-    );
+    let opened = adapter_payment_of(&backend, &backend.counter_credential, &flow).await;
+    assert!(opened.is_none(), "{opened:?}");
     let printer = agent.sims().printer.as_ref().expect("printer sim");
     let kick = [0x1b, b'p'];
     assert!(
@@ -395,104 +322,33 @@ async fn a_device_revoked_mid_payment_is_refused_and_takes_no_money() {
 
     // The technician's status page says why.
     agent.sync_now();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let s = status(addr).await;
-        if s["credential_refused"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("DEVICE_REVOKED"))
-        {
-            assert!(
-                s["recent_errors"]
-                    .as_array()
-                    .is_some_and(|e| e.iter().any(|e| e["text"]
-                        .as_str()
-                        .is_some_and(|t| t.contains("DEVICE_REVOKED")))),
-                "{s}"
-            );
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "status: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let s = poll_until(
+        15,
+        "the refusal on the status page",
+        async || status(addr).await,
+        |s| {
+            s["credential_refused"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("DEVICE_REVOKED"))
+        },
+    )
+    .await;
+    assert!(
+        s["recent_errors"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("DEVICE_REVOKED")))),
+        "{s}"
+    );
     agent.shutdown().await;
     backend.stop();
-}
-
-/// The adapter's test certificate material.
-fn adapter_fixture(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../channel-adapter/tests/fixtures")
-        .join(name)
-}
-
-/// An adapter (without a Nodo: enrollment and device routes only) serving HTTPS with its test
-/// certificate for `localhost`, signed by its test CA.
-async fn tls_adapter(
-    dir: &TempDir,
-) -> (
-    std::net::SocketAddr,
-    std::sync::Arc<channel_adapter::store::Store>,
-    tokio::task::JoinHandle<()>,
-) {
-    let store_path = dir.join("adapter.db");
-    let text = format!(
-        r#"
-listen = "127.0.0.1:0"
-store_path = "{}"
-check_digits = "lenient"
-
-[psp]
-id_psp = "70000000001"
-id_broker_psp = "70000000001"
-id_channel = "70000000001_01"
-password = "pwdpwdpwd"
-subscription_key = "nodo-sim-key"
-fiscal_code = "70000000001"
-
-[nodo]
-url = "http://127.0.0.1:9/nodo"
-primitives = "v2"
-token_lifetime_secs = 600
-
-[fees.kiosk]
-card = 120
-"#,
-        store_path.display()
-    );
-    let config = channel_adapter::config::Config::from_toml(&text, Vec::<(String, String)>::new())
-        .expect("adapter config");
-    let store =
-        std::sync::Arc::new(channel_adapter::store::Store::open(&store_path).expect("store"));
-    let state = channel_adapter::app_state(
-        std::sync::Arc::new(config),
-        std::sync::Arc::clone(&store),
-        std::sync::Arc::new(SystemClock),
-        std::sync::Arc::new(OsRandom),
-        None,
-    );
-    let tls = channel_adapter::server::load_tls(
-        &adapter_fixture("server.pem"),
-        &adapter_fixture("server.key"),
-    )
-    .expect("test certificate");
-    let bound =
-        channel_adapter::server::Bound::bind("127.0.0.1:0".parse().expect("addr"), Some(tls))
-            .await
-            .expect("bind");
-    let addr = bound.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = bound
-            .serve(channel_adapter::api::router(state), std::future::pending())
-            .await;
-    });
-    (addr, store, task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_pinned_certificate_is_trusted() {
     let dir = TempDir::new("fleet-tls");
-    let (addr, store, task) = tls_adapter(&dir).await;
+    let (addr, store, task) = adapter_without_nodo(&dir, true).await;
     let url = format!("https://localhost:{}", addr.port());
     let code = || {
         channel_adapter::enroll::create_code(

@@ -10,55 +10,25 @@
 #[path = "browser/webdriver.rs"]
 mod webdriver;
 
-use std::sync::Arc;
+mod common;
 
 use channel_adapter::ambient::{Clock as _, OsRandom, SystemClock};
-use channel_adapter::config::Config;
-use channel_adapter::server::Bound;
-use channel_adapter::store::Store;
 use channel_adapter::store::fleet::Role;
-use channel_adapter::{api, devices, users};
+use channel_adapter::{devices, users};
 use channel_api::DeviceKind;
 use channel_api::fleet::{DeviceHealth, PaperLevel, PrinterHealth};
+use common::{TempDir, adapter_without_nodo};
 use serde_json::json;
 use webdriver::{Browser, target_dir};
 
 const ROMA: &str = "02438750586";
 const FIUMICINO: &str = "97086740582";
 
-fn config(store: &std::path::Path) -> Config {
-    let toml = format!(
-        r#"
-listen = "127.0.0.1:0"
-store_path = "{}"
-check_digits = "lenient"
-
-[psp]
-id_psp = "AGID_01"
-id_broker_psp = "97735020584"
-id_channel = "97735020584_03"
-password = "pwdpwdpwd"
-subscription_key = "0123456789abcdef"
-fiscal_code = "97735020584"
-
-[nodo]
-url = "http://127.0.0.1:9/nodo"
-
-[fees.kiosk]
-card = 120
-"#,
-        store.display()
-    );
-    Config::from_toml(&toml, Vec::new()).expect("config")
-}
-
 #[test]
 fn an_operator_sees_only_their_comune_with_status_in_words() {
-    let dir = std::env::temp_dir().join(format!("kiosk-fleet-page-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let store_path = dir.join("adapter.db");
-    let store = Arc::new(Store::open(&store_path).expect("store"));
+    let dir = TempDir::new("fleet-page");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (addr, store, _server) = rt.block_on(adapter_without_nodo(&dir, false));
     let now = SystemClock.now();
     let roma = devices::add(
         &store,
@@ -100,42 +70,22 @@ fn an_operator_sees_only_their_comune_with_status_in_words() {
             Some(&DeviceHealth::default()),
         )
         .expect("heartbeat");
-    let token = users::add(
-        &store,
-        "operatore-roma",
-        Role::Operator,
-        &[ROMA.to_owned()],
-        false,
-        &OsRandom,
-        now,
-    )
-    .expect("user")
-    .token;
-    let admin = users::add(
-        &store,
-        "admin-roma",
-        Role::Admin,
-        &[ROMA.to_owned()],
-        false,
-        &OsRandom,
-        now,
-    )
-    .expect("user")
-    .token;
-
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let state = channel_adapter::app_state(
-        Arc::new(config(&store_path)),
-        Arc::clone(&store),
-        Arc::new(SystemClock),
-        Arc::new(OsRandom),
-        None,
-    );
-    let bound = rt
-        .block_on(Bound::bind("127.0.0.1:0".parse().expect("addr"), None))
-        .expect("bind");
-    let addr = bound.local_addr().expect("addr");
-    rt.spawn(bound.serve(api::router(state), std::future::pending()));
+    // A user of Roma only; their token.
+    let user = |name: &str, role: Role| {
+        users::add(
+            &store,
+            name,
+            role,
+            &[ROMA.to_owned()],
+            false,
+            &OsRandom,
+            now,
+        )
+        .expect("user")
+        .token
+    };
+    let token = user("operatore-roma", Role::Operator);
+    let admin = user("admin-roma", Role::Admin);
 
     let browser = Browser::start(1280, 900);
     browser.goto(&format!("http://{addr}/admin/"));
@@ -220,5 +170,4 @@ fn an_operator_sees_only_their_comune_with_status_in_words() {
     browser.assert_no_script_errors();
     drop(browser);
     rt.shutdown_background();
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,26 +4,14 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{TempDir, agent_toml, backend_with, http, screen};
+use common::{
+    TempDir, agent_toml, backend_with, close_day, confirm, http, login, offline_view, pay_cash,
+    poll, queue_drained, scan,
+};
 use kiosk::config::Config;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const PAYMENTS: usize = 200;
-
-async fn login(addr: std::net::SocketAddr) -> String {
-    let a = http(
-        addr,
-        "POST",
-        "/api/login",
-        None,
-        Some(r#"{"operator":"mrossi","pin":"2468"}"#),
-    )
-    .await;
-    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-    a.json()["token"].as_str().expect("token").to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_offline_payments_are_forwarded_in_order_exactly_once() {
@@ -56,38 +44,11 @@ async fn two_hundred_offline_payments_are_forwarded_in_order_exactly_once() {
     let mut taken = Vec::with_capacity(PAYMENTS);
     let mut expected_cents = 0u64;
     for n in &backend.notices {
-        let a = http(
-            addr,
-            "POST",
-            "/api/scan",
-            t,
-            Some(&json!({ "payload": n.qr() }).to_string()),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-        let v = screen(addr, "confirm").await;
+        let v = scan(addr, t, &n.qr()).await;
         assert_eq!(v["offline_payment"], true, "{v}");
-        let a = http(
-            addr,
-            "POST",
-            "/api/confirm",
-            t,
-            Some(r#"{"method":"cash"}"#),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-        let v = screen(addr, "tender").await;
+        let v = confirm(addr, t, Some("cash")).await;
         let total = v["notice"]["total_cents"].as_u64().expect("total");
-        let a = http(
-            addr,
-            "POST",
-            "/api/pay",
-            t,
-            Some(&json!({"method": "cash", "tendered_cents": total}).to_string()),
-        )
-        .await;
-        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
-        let v = screen(addr, "done").await;
+        let v = pay_cash(addr, t, total).await;
         assert!(v["error"].is_null(), "{v}");
         taken.push(v["flow_id"].as_str().expect("flow").to_owned());
         expected_cents += total;
@@ -96,14 +57,8 @@ async fn two_hundred_offline_payments_are_forwarded_in_order_exactly_once() {
     }
 
     // Staff see the queue, in the order taken, and what it adds up to.
-    let o = http(addr, "GET", "/api/offline", t, None).await.json();
+    let (o, queue) = offline_view(addr, t).await;
     assert_eq!(o["online"], false);
-    let queue: Vec<&str> = o["queue"]
-        .as_array()
-        .expect("queue")
-        .iter()
-        .filter_map(|p| p["id"].as_str())
-        .collect();
     assert_eq!(queue, taken, "queued in the order taken");
     assert_eq!(o["outstanding_cents"], expected_cents);
     let s = http(addr, "GET", "/api/status", None, None).await.json();
@@ -112,37 +67,20 @@ async fn two_hundred_offline_payments_are_forwarded_in_order_exactly_once() {
     // The adapter is back.
     backend.set_down(false);
     agent.sync_now();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let o = http(addr, "GET", "/api/offline", t, None).await.json();
-        if o["queue"].as_array().is_some_and(Vec::is_empty) && o["online"] == true {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "queue not drained: {} left",
-            o["queue"].as_array().map_or(0, Vec::len)
-        );
-        agent.sync_now();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    queue_drained(addr, t, 60, Some(&agent)).await;
     // The agent's part ends when the adapter has accepted a payment (its flow is then settled);
     // the adapter's outbox takes each to the Nodo. Wait until the Nodo has a receipt for every
     // notice, then check that none has two.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    loop {
+    poll(180, "final payments", async || {
         let s = http(addr, "GET", "/api/status", None, None).await.json();
         assert_eq!(s["queue_depth"], 0);
         let receipts = backend.nodo.receipts().len();
         if s["flows_active"] == 0 && receipts >= PAYMENTS {
-            break;
+            return Ok(());
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "payments not final: {receipts} Nodo receipts; agent {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        Err(format!("{receipts} Nodo receipts; agent {s}"))
+    })
+    .await;
     let receipts = backend.nodo.receipts();
     assert_eq!(
         receipts.len(),
@@ -203,16 +141,7 @@ async fn two_hundred_offline_payments_are_forwarded_in_order_exactly_once() {
     assert_eq!(c["totals"]["offline_cash_cents"], expected_cents);
     assert_eq!(c["expected_cash_cents"], expected_cents);
     assert_eq!(c["queued_offline"], 0, "{c}");
-    let c = http(
-        addr,
-        "POST",
-        "/api/closing",
-        t,
-        Some(&json!({ "counted_cents": expected_cents }).to_string()),
-    )
-    .await;
-    assert_eq!(c.status, 200, "{}", String::from_utf8_lossy(&c.body));
-    let c = c.json();
+    let c = close_day(addr, t, expected_cents).await;
     assert_eq!(c["difference_cents"], 0);
     assert_eq!(c["closing"]["adapter"], "agree", "{c}");
     assert_eq!(c["closing"]["payments"], PAYMENTS, "{c}");

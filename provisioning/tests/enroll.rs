@@ -401,13 +401,17 @@ fn enroll_status_rotate_and_unenroll_end_to_end() {
     assert_eq!(mode_of(&station.key()), 0o600);
     let new = DeviceKey::load(&station.key()).expect("new key");
     assert_ne!(new.to_pem(), old_pem);
-    let refused = adapter
-        .device_status_with(&station.pin(), device_id, old)
-        .expect_err("the old key is refused");
-    assert!(
-        matches!(&refused, Failure::Refused { .. }),
-        "a refusal, not silence: {refused:?}"
-    );
+    // The adapter answers a refusal for `key`, not silence.
+    let refused = |key: DeviceKey, why: &str| {
+        let refused = adapter
+            .device_status_with(&station.pin(), device_id, key)
+            .expect_err(why);
+        assert!(
+            matches!(&refused, Failure::Refused { .. }),
+            "a refusal, not silence: {refused:?}"
+        );
+    };
+    refused(old, "the old key is refused");
     let new_pem = new.to_pem();
     adapter
         .device_status_with(&station.pin(), device_id, new)
@@ -419,13 +423,7 @@ fn enroll_status_rotate_and_unenroll_end_to_end() {
     assert_eq!(out.status.code(), Some(0), "{all}");
     assert!(!station.key().exists());
     let key = DeviceKey::from_pem(&new_pem).expect("key");
-    let refused = adapter
-        .device_status_with(&station.pin(), device_id, key)
-        .expect_err("refused after unenrollment");
-    assert!(
-        matches!(&refused, Failure::Refused { .. }),
-        "a refusal, not silence: {refused:?}"
-    );
+    refused(key, "refused after unenrollment");
     assert!(Config::load(&station.config()).is_err());
     let out = station.run("status", &[]);
     let all = text(&out);

@@ -1,5 +1,5 @@
-//! Shared test helpers: temporary directories, a valid configuration, and a small HTTP/1.1
-//! client.
+//! Shared test helpers: temporary directories, a valid configuration, a TLS client trusting
+//! the test CA, and a small HTTP/1.1 client.
 //!
 //! Why a hand-written client: the tests need only `Connection: close` requests with a JSON or
 //! empty body, and sometimes deliberately odd headers. Writing the request line and reading to
@@ -15,10 +15,16 @@ pub mod xsd;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 /// A directory removed on drop.
 #[derive(Debug)]
@@ -59,6 +65,41 @@ impl Drop for TempDir {
 /// The fixtures directory (test CA, server certificate and key, valid until 2126).
 pub fn fixtures() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"))
+}
+
+/// The `[tls]` section serving the test certificate (to append to a configuration).
+pub fn tls_toml() -> String {
+    format!(
+        "\n[tls]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
+        fixtures().join("server.pem").display(),
+        fixtures().join("server.key").display()
+    )
+}
+
+/// A TLS client that trusts the test CA (without `trust_test_ca`, no CA at all).
+pub fn tls_client(trust_test_ca: bool) -> TlsConnector {
+    let mut roots = RootCertStore::empty();
+    if trust_test_ca {
+        for cert in CertificateDer::pem_file_iter(fixtures().join("ca.pem")).expect("ca.pem") {
+            roots.add(cert.expect("certificate")).expect("add root");
+        }
+    }
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    TlsConnector::from(Arc::new(config))
+}
+
+/// A TLS connection to the test server `localhost` at `addr`, trusting the test CA.
+pub async fn tls_connect(addr: SocketAddr) -> TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    tls_client(true)
+        .connect(ServerName::try_from("localhost").expect("name"), tcp)
+        .await
+        .expect("handshake")
 }
 
 /// A complete, valid configuration listening on `listen` with the store at `store`.

@@ -19,7 +19,7 @@ use channel_api::fleet::signing_input;
 use channel_api::{DeviceKind, Timestamp};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
-use crate::common::{Response, TempDir, config_toml, fixtures, http};
+use crate::common::{Response, TempDir, config_toml, fixtures, http, tls_toml};
 
 /// A clock the test sets; starts at the system time.
 #[derive(Debug)]
@@ -82,7 +82,18 @@ pub async fn signed_at(
     body: Option<&str>,
 ) -> Response {
     let auth = key.authorization(id, method, path, ms, body.unwrap_or(""));
-    http(addr, method, path, &[("Authorization", &auth)], body).await
+    authorized(addr, &auth, method, path, body).await
+}
+
+/// One request over plain TCP with this `Authorization` value (signed or not, by the caller).
+pub async fn authorized(
+    addr: SocketAddr,
+    auth: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Response {
+    http(addr, method, path, &[("Authorization", auth)], body).await
 }
 
 /// One signed request over plain TCP, signed now.
@@ -125,11 +136,7 @@ impl Adapter {
         let store_path = dir.join("adapter.db");
         let mut toml = config_toml("127.0.0.1:0", &store_path);
         if tls {
-            toml.push_str(&format!(
-                "\n[tls]\ncert_path = \"{}\"\nkey_path = \"{}\"\n",
-                fixtures().join("server.pem").display(),
-                fixtures().join("server.key").display()
-            ));
+            toml.push_str(&tls_toml());
         }
         toml.push_str(extra);
         let config = Config::from_toml(&toml, Vec::new()).expect("config");
@@ -211,16 +218,21 @@ pub fn enroll_body(code: &str, key: &DeviceKey) -> String {
     .to_string()
 }
 
-/// Enroll over plain TCP; the device id.
-pub async fn enroll_device(addr: SocketAddr, code: &str, key: &DeviceKey) -> u64 {
-    let r = http(
+/// Ask to enroll with `code` and `key` over plain TCP; the answer.
+pub async fn try_enroll(addr: SocketAddr, code: &str, key: &DeviceKey) -> Response {
+    http(
         addr,
         "POST",
         "/v1/enroll",
         &[],
         Some(&enroll_body(code, key)),
     )
-    .await;
+    .await
+}
+
+/// Enroll over plain TCP; the device id.
+pub async fn enroll_device(addr: SocketAddr, code: &str, key: &DeviceKey) -> u64 {
+    let r = try_enroll(addr, code, key).await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["device"]["id"].as_u64().expect("device id")
 }

@@ -1,6 +1,9 @@
 //! Shared test harness: the real channel adapter (in-process, SQLite, its own SOAP client) in
 //! front of the real Nodo simulator (in-process HTTP server), a switch that makes the adapter
-//! unreachable, agent configurations, and a small HTTP/1.1 client for the agent's local API.
+//! unreachable, an adapter without a Nodo (plain or TLS) for the fleet tests, agent
+//! configurations, a small HTTP/1.1 client for the agent's local API, and the steps of a
+//! payment through that API (login, scan, confirm, pay by card or cash) and a deadline poll,
+//! so that each test file says only what it checks.
 //! Everything between the agent, the adapter and the Nodo is real HTTP on loopback.
 
 #![allow(dead_code)]
@@ -125,6 +128,62 @@ card = 100
 cash = [{ up_to_cents = 5000, fee_cents = 100 }, { fee_cents = 150 }]
 "#;
 
+/// The adapter's test configuration: its store at `store`, the Nodo at `nodo_url`.
+pub fn adapter_config(store: &Path, nodo_url: &str) -> channel_adapter::config::Config {
+    let text = ADAPTER_TOML
+        .replace("STORE", &store.display().to_string())
+        .replace("NODO_URL", nodo_url);
+    channel_adapter::config::Config::from_toml(&text, Vec::<(String, String)>::new())
+        .expect("adapter config")
+}
+
+/// The adapter's test certificate material.
+pub fn adapter_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../channel-adapter/tests/fixtures")
+        .join(name)
+}
+
+/// An adapter without a Nodo (enrollment, device and admin routes only) on a free loopback
+/// port, its store in `dir`; with `tls`, it serves HTTPS with its test certificate for
+/// `localhost`, signed by its test CA. Where it listens, its store, and its task.
+pub async fn adapter_without_nodo(
+    dir: &TempDir,
+    tls: bool,
+) -> (
+    SocketAddr,
+    Arc<channel_adapter::store::Store>,
+    tokio::task::JoinHandle<()>,
+) {
+    let store_path = dir.join("adapter.db");
+    let config = adapter_config(&store_path, "http://127.0.0.1:9/nodo");
+    let store = Arc::new(channel_adapter::store::Store::open(&store_path).expect("store"));
+    let state = channel_adapter::app_state(
+        Arc::new(config),
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+        Arc::new(OsRandom),
+        None,
+    );
+    let tls = tls.then(|| {
+        channel_adapter::server::load_tls(
+            &adapter_fixture("server.pem"),
+            &adapter_fixture("server.key"),
+        )
+        .expect("test certificate")
+    });
+    let bound = channel_adapter::server::Bound::bind("127.0.0.1:0".parse().expect("addr"), tls)
+        .await
+        .expect("bind");
+    let addr = bound.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = bound
+            .serve(channel_adapter::api::router(state), std::future::pending())
+            .await;
+    });
+    (addr, store, task)
+}
+
 /// Start the Nodo simulator and the adapter on free loopback ports.
 pub async fn backend() -> Backend {
     backend_with(20, 5000, false).await
@@ -161,13 +220,7 @@ pub async fn backend_with(count: usize, below_cents: u64, outbox: bool) -> Backe
 
     let dir = TempDir::new("adapter");
     let store_path = dir.join("adapter.db");
-    let text = ADAPTER_TOML
-        .replace("STORE", &store_path.display().to_string())
-        .replace("NODO_URL", &nodo.endpoint());
-    let config = Arc::new(
-        channel_adapter::config::Config::from_toml(&text, Vec::<(String, String)>::new())
-            .expect("adapter config"),
-    );
+    let config = Arc::new(adapter_config(&store_path, &nodo.endpoint()));
     let store = Arc::new(channel_adapter::store::Store::open(&store_path).expect("store"));
     let now = SystemClock.now();
     let kiosk = channel_adapter::devices::add(
@@ -302,6 +355,13 @@ samples = [{{ label = "TARI", payload = "PAGOPA|002|300715700000000032|000852409
     )
 }
 
+/// The kinds of the entries of the journal at `path`, in order.
+pub fn journal_kinds(path: &Path) -> Vec<String> {
+    let journal = kiosk::journal::Journal::open(path).expect("journal");
+    let entries = journal.entries().expect("entries");
+    entries.into_iter().map(|e| e.kind).collect()
+}
+
 /// An HTTP answer.
 #[derive(Debug)]
 pub struct Answer {
@@ -396,20 +456,197 @@ pub async fn wait_for(
     what: &str,
     pred: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let v = http(addr, "GET", "/api/state", None, None).await.json();
-        if pred(&v) {
-            return v;
-        }
-        if tokio::time::Instant::now() > deadline {
-            panic!("timed out waiting for {what}; last state: {v}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let state = async || http(addr, "GET", "/api/state", None, None).await.json();
+    poll_until(secs, what, state, pred).await
 }
 
 /// Wait for a screen.
 pub async fn screen(addr: SocketAddr, name: &str) -> Value {
     wait_for(addr, 15, name, |v| v["screen"] == name).await
+}
+
+/// Poll `probe` until it gives `Ok` (or fail after `secs` with its last `Err`, the state seen).
+pub async fn poll<T>(
+    secs: u64,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let last = match probe().await {
+            Ok(v) => return v,
+            Err(last) => last,
+        };
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Poll `probe` until `pred` holds for what it gives (or fail after `secs`, showing the last).
+pub async fn poll_until<T: std::fmt::Debug>(
+    secs: u64,
+    what: &str,
+    mut probe: impl AsyncFnMut() -> T,
+    pred: impl Fn(&T) -> bool,
+) -> T {
+    poll(secs, what, async || {
+        let v = probe().await;
+        if pred(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{v:?}"))
+        }
+    })
+    .await
+}
+
+/// `POST /api/login` as `operator` with `pin`.
+pub async fn login_as(addr: SocketAddr, operator: &str, pin: &str) -> Answer {
+    let body = serde_json::json!({ "operator": operator, "pin": pin }).to_string();
+    http(addr, "POST", "/api/login", None, Some(&body)).await
+}
+
+/// The session token of a successful login's answer.
+pub fn session_token(a: &Answer) -> String {
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    a.json()["token"].as_str().expect("token").to_owned()
+}
+
+/// Log the configured clerk in; the session token.
+pub async fn login(addr: SocketAddr) -> String {
+    session_token(&login_as(addr, "mrossi", "2468").await)
+}
+
+/// `POST` a JSON body (or none) and expect a 200.
+async fn post_ok(addr: SocketAddr, path: &str, token: Option<&str>, body: Option<Value>) {
+    let body = body.map(|b| b.to_string());
+    let a = http(addr, "POST", path, token, body.as_deref()).await;
+    assert_eq!(
+        a.status,
+        200,
+        "{path}: {}",
+        String::from_utf8_lossy(&a.body)
+    );
+}
+
+/// Scan `payload` through the agent's API; the state on the confirmation screen.
+pub async fn scan(addr: SocketAddr, token: Option<&str>, payload: &str) -> Value {
+    let body = serde_json::json!({ "payload": payload });
+    post_ok(addr, "/api/scan", token, Some(body)).await;
+    screen(addr, "confirm").await
+}
+
+/// Confirm the amounts (a counter names the `method`); the state on the tender screen.
+pub async fn confirm(addr: SocketAddr, token: Option<&str>, method: Option<&str>) -> Value {
+    let body = method.map(|m| serde_json::json!({ "method": m }));
+    post_ok(addr, "/api/confirm", token, body).await;
+    screen(addr, "tender").await
+}
+
+/// On the tender screen, ask for a card payment (its end is the caller's to wait for).
+pub async fn tap_card(addr: SocketAddr) {
+    post_ok(
+        addr,
+        "/api/pay",
+        None,
+        Some(serde_json::json!({ "method": "card" })),
+    )
+    .await;
+}
+
+/// Pay the notice `payload` by card at a kiosk; the state on the receipt screen.
+pub async fn pay_by_card(addr: SocketAddr, payload: &str) -> Value {
+    scan(addr, None, payload).await;
+    confirm(addr, None, None).await;
+    tap_card(addr).await;
+    screen(addr, "done").await
+}
+
+/// On the tender screen, hand over `tendered_cents` in cash; the state on the receipt screen.
+pub async fn pay_cash(addr: SocketAddr, token: Option<&str>, tendered_cents: u64) -> Value {
+    let body = serde_json::json!({ "method": "cash", "tendered_cents": tendered_cents });
+    post_ok(addr, "/api/pay", token, Some(body)).await;
+    screen(addr, "done").await
+}
+
+/// Key a notice in by hand at a counter; the state on the confirmation screen.
+pub async fn manual(addr: SocketAddr, token: Option<&str>, notice: &SampleNotice) -> Value {
+    let body = serde_json::json!({
+        "notice_number": notice.notice_number,
+        "fiscal_code": notice.fiscal_code,
+    });
+    post_ok(addr, "/api/manual", token, Some(body)).await;
+    screen(addr, "confirm").await
+}
+
+/// Wait until the agent is online with an empty offline queue; with `agent`, nudge its sync
+/// worker at each look.
+pub async fn queue_drained(
+    addr: SocketAddr,
+    token: Option<&str>,
+    secs: u64,
+    agent: Option<&kiosk::AgentHandle>,
+) {
+    poll(secs, "the offline queue drained", async || {
+        let o = http(addr, "GET", "/api/offline", token, None).await.json();
+        if o["queue"].as_array().is_some_and(Vec::is_empty) && o["online"] == true {
+            return Ok(());
+        }
+        if let Some(agent) = agent {
+            agent.sync_now();
+        }
+        let left = o["queue"].as_array().map_or(0, Vec::len);
+        Err(format!("{left} left: {o}"))
+    })
+    .await;
+}
+
+/// The adapter's record of the payment the agent activated for `flow` (its list's entry), if
+/// any: asked with `credential`.
+pub async fn adapter_payment_of(backend: &Backend, credential: &str, flow: &str) -> Option<Value> {
+    let list = http(
+        backend.addr,
+        "GET",
+        "/v1/payments?limit=500",
+        Some(credential),
+        None,
+    )
+    .await
+    .json();
+    let key = format!("act-{flow}");
+    list["payments"]
+        .as_array()
+        .expect("payments")
+        .iter()
+        .find(|p| p["client_key"] == key.as_str())
+        .cloned()
+}
+
+/// The agent's preview of the receipt of `flow`.
+pub async fn receipt_preview(addr: SocketAddr, flow: &str) -> Value {
+    let path = format!("/api/receipt/{flow}/preview");
+    http(addr, "GET", &path, None, None).await.json()
+}
+
+/// Close the day at a counter with `counted_cents` in the drawer; the agent's answer.
+pub async fn close_day(addr: SocketAddr, token: Option<&str>, counted_cents: u64) -> Value {
+    let body = serde_json::json!({ "counted_cents": counted_cents }).to_string();
+    let c = http(addr, "POST", "/api/closing", token, Some(&body)).await;
+    assert_eq!(c.status, 200, "{}", String::from_utf8_lossy(&c.body));
+    c.json()
+}
+
+/// The staff's view of the offline queue (`GET /api/offline`) and the flows queued, in order.
+pub async fn offline_view(addr: SocketAddr, token: Option<&str>) -> (Value, Vec<String>) {
+    let o = http(addr, "GET", "/api/offline", token, None).await.json();
+    let queue = o["queue"]
+        .as_array()
+        .expect("queue")
+        .iter()
+        .filter_map(|p| p["id"].as_str().map(str::to_owned))
+        .collect();
+    (o, queue)
 }
