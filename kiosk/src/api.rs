@@ -133,29 +133,35 @@ impl Api {
         &self,
         f: impl FnOnce(&mut Core) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Input::Job(Box::new(move |core| {
-                let _ = reply.send(f(core));
-            })))
-            .map_err(|_| ApiError::stopped())?;
-        answer.await.map_err(|_| ApiError::stopped())
+        crate::core::ask(&self.tx, f)
+            .await
+            .ok_or_else(ApiError::stopped)
     }
 
-    async fn act(&self, action: Action, operator: Option<String>) -> ApiResult<FlowView> {
+    /// Send the executor a flow input made with `input` around the reply channel, and answer
+    /// with the flow as it then stands.
+    async fn request(
+        &self,
+        input: impl FnOnce(oneshot::Sender<Result<FlowView, FlowError>>) -> Input,
+    ) -> ApiResult<FlowView> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Input::Action {
-                action,
-                operator,
-                reply,
-            })
+            .send(input(reply))
             .map_err(|_| ApiError::stopped())?;
         answer
             .await
             .map_err(|_| ApiError::stopped())?
             .map(Json)
             .map_err(ApiError::conflict)
+    }
+
+    async fn act(&self, action: Action, operator: Option<String>) -> ApiResult<FlowView> {
+        self.request(|reply| Input::Action {
+            action,
+            operator,
+            reply,
+        })
+        .await
     }
 
     fn operator(&self, headers: &HeaderMap) -> Option<OperatorView> {
@@ -255,19 +261,12 @@ async fn scan(
 ) -> ApiResult<FlowView> {
     let b = body(b)?;
     let operator = api.clerk(&headers)?;
-    let (reply, answer) = oneshot::channel();
-    api.tx
-        .send(Input::Scan {
-            payload: b.payload,
-            operator,
-            reply: Some(reply),
-        })
-        .map_err(|_| ApiError::stopped())?;
-    answer
-        .await
-        .map_err(|_| ApiError::stopped())?
-        .map(Json)
-        .map_err(ApiError::conflict)
+    api.request(|reply| Input::Scan {
+        payload: b.payload,
+        operator,
+        reply: Some(reply),
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,20 +282,13 @@ async fn manual(
 ) -> ApiResult<FlowView> {
     let b = body(b)?;
     let operator = api.clerk(&headers)?;
-    let (reply, answer) = oneshot::channel();
-    api.tx
-        .send(Input::Manual {
-            notice: b.notice_number,
-            fiscal_code: b.fiscal_code,
-            operator,
-            reply,
-        })
-        .map_err(|_| ApiError::stopped())?;
-    answer
-        .await
-        .map_err(|_| ApiError::stopped())?
-        .map(Json)
-        .map_err(ApiError::conflict)
+    api.request(|reply| Input::Manual {
+        notice: b.notice_number,
+        fiscal_code: b.fiscal_code,
+        operator,
+        reply,
+    })
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]

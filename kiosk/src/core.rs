@@ -100,6 +100,20 @@ pub enum Output {
 /// A closure run on the executor's thread with the core in hand (queries, audit records).
 pub type Job = Box<dyn FnOnce(&mut Core) + Send>;
 
+/// Run `f` on the executor (the one owner of the flows and the journal) and wait for its
+/// answer; `None` if the executor has stopped.
+pub(crate) async fn ask<T: Send + 'static>(
+    tx: &mpsc::Sender<Input>,
+    f: impl FnOnce(&mut Core) -> T + Send + 'static,
+) -> Option<T> {
+    let (reply, answer) = oneshot::channel();
+    tx.send(Input::Job(Box::new(move |core| {
+        let _ = reply.send(f(core));
+    })))
+    .ok()?;
+    answer.await.ok()
+}
+
 /// An input to the executor.
 pub enum Input {
     /// A scanned (or pasted) label.

@@ -20,11 +20,11 @@ use std::time::Duration;
 
 use channel_api::fleet::{DeviceConfig, DeviceHealth, PrinterHealth};
 use channel_api::{HeartbeatRequest, OfflineBatchRequest, OfflinePayment};
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::adapter::AdapterClient;
 use crate::clock::Clock;
-use crate::core::Input;
+use crate::core::{Input, ask};
 use crate::devices::{SharedPrinter, StatusBoard};
 use crate::flow::{Failure, FlowId};
 use crate::record::Record;
@@ -113,18 +113,6 @@ pub async fn health(tx: &mpsc::Sender<Input>, fleet: &Fleet) -> DeviceHealth {
         config_version: Some(fleet.settings.version()),
         recent_errors: errors,
     }
-}
-
-async fn ask<T: Send + 'static>(
-    tx: &mpsc::Sender<Input>,
-    f: impl FnOnce(&mut crate::core::Core) -> T + Send + 'static,
-) -> Option<T> {
-    let (reply, answer) = oneshot::channel();
-    tx.send(Input::Job(Box::new(move |core| {
-        let _ = reply.send(f(core));
-    })))
-    .ok()?;
-    answer.await.ok()
 }
 
 /// One round: heartbeat (with the station's health), the managed configuration if it

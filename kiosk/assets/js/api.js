@@ -138,6 +138,55 @@ export function actionResult(current, answer, streamLive) {
   return null;
 }
 
+/**
+ * How a page posts the user's actions: one at a time (a second tap while the first is on its
+ * way is ignored), each answer shown only as far as it is newer than what the state stream
+ * said (`actionResult`). `current()` is the flow on screen, `render` shows one, `check` sees
+ * every answer first (the counter uses it to notice a lost session).
+ */
+export class Actions {
+  constructor(current, render, check = () => {}) {
+    this.current = current;
+    this.render = render;
+    this.check = check;
+    this.busy = false;
+    /** The agent's state stream (see `followState`); `null` until it starts. */
+    this.stream = null;
+  }
+
+  /** Whether the state stream is connected. */
+  live() {
+    return Boolean(this.stream && this.stream.live());
+  }
+
+  /** Take what an action answered, as far as it is newer than what the stream said. */
+  apply(res) {
+    if (!res.ok) {
+      return;
+    }
+    const next = actionResult(this.current(), res.body, this.live());
+    if (next) {
+      this.render(next);
+    }
+  }
+
+  /** Post an action once; `null` if another is still on its way. */
+  async act(path, body) {
+    if (this.busy) {
+      return null;
+    }
+    this.busy = true;
+    try {
+      const res = await post(path, body);
+      this.check(res);
+      this.apply(res);
+      return res;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
 /** The catalogue message of an error object in `lang` (Italian for `it`, English otherwise). */
 export function errorMessage(error, lang) {
   if (!error) {

@@ -4,7 +4,7 @@
 // The only figure computed here is the change shown while the clerk types what was handed over
 // (integer cents, from the total the agent quoted); once paid, the agent's `change_cents` rules.
 
-import { actionResult, errorMessage, followState, get, post } from "./api.js";
+import { Actions, errorMessage, followState, get, post } from "./api.js";
 import {
   has,
   language,
@@ -38,7 +38,6 @@ let languages = ["it"];
 /** The tender picked on the confirm screen (the fee, hence the total, depends on it). */
 let method = "cash";
 let tab = "pay";
-let busy = false;
 /** A staff call answered 401: the agent has no session for this browser. */
 let needLogin = false;
 let receiptShown = null;
@@ -51,35 +50,9 @@ const timer = new Countdown({
   button: $("more-time"),
 });
 
-/** The agent's state stream (see `followState`); `null` until it starts. */
-let stream = null;
-
-/** Take what an action answered, as far as it is newer than what the stream said. */
-function applyAnswer(res) {
-  if (!res.ok) {
-    return;
-  }
-  const next = actionResult(view, res.body, Boolean(stream && stream.live()));
-  if (next) {
-    render(next);
-  }
-}
-
-/** Post an action once; a second click while the first is on its way is ignored. */
-async function act(path, body) {
-  if (busy) {
-    return null;
-  }
-  busy = true;
-  try {
-    const res = await post(path, body);
-    loginCheck(res);
-    applyAnswer(res);
-    return res;
-  } finally {
-    busy = false;
-  }
-}
+/** Posting the user's actions (see `Actions`). */
+const actions = new Actions(() => view, (next) => render(next), (res) => loginCheck(res));
+const act = (path, body) => actions.act(path, body);
 
 /** A 401 means this browser has no session (another clerk's login, a restart): log in again. */
 function loginCheck(res) {
@@ -642,7 +615,7 @@ async function login(event) {
  * brings the operator's change by itself; without it, ask.
  */
 async function refreshState() {
-  if (stream && stream.live()) {
+  if (actions.live()) {
     if (view) {
       render(view);
     }
@@ -773,7 +746,7 @@ async function start() {
   wire();
   setLanguage(languages[0]);
   render(first.body);
-  stream = followState(render, (up) => {
+  actions.stream = followState(render, (up) => {
     $("conn-lost").hidden = up;
   });
   // The exceptions badge and the offline queue change without a flow event.

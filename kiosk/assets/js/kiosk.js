@@ -2,7 +2,7 @@
 // and posts the citizen's choices; the agent owns the flow, the deadlines and the money. The
 // only state kept here is what never leaves the screen: the half-typed manual entry.
 
-import { actionResult, errorMessage, followState, get, post } from "./api.js";
+import { Actions, errorMessage, followState, get, post } from "./api.js";
 import {
   language,
   loadLanguages,
@@ -35,7 +35,6 @@ let languages = ["it"];
 let manual = false;
 let paidFlow = null;
 let receiptShown = null;
-let busy = false;
 
 const timer = new Countdown({
   box: $("timer"),
@@ -49,34 +48,9 @@ const timer = new Countdown({
   },
 });
 
-/** The agent's state stream (see `followState`); `null` until it starts. */
-let stream = null;
-
-/** Take what an action answered, as far as it is newer than what the stream said. */
-function applyAnswer(res) {
-  if (!res.ok) {
-    return;
-  }
-  const next = actionResult(view, res.body, Boolean(stream && stream.live()));
-  if (next) {
-    render(next);
-  }
-}
-
-/** Post an action once: a second tap while the first is on its way is ignored. */
-async function act(path, body) {
-  if (busy) {
-    return null;
-  }
-  busy = true;
-  try {
-    const res = await post(path, body);
-    applyAnswer(res);
-    return res;
-  } finally {
-    busy = false;
-  }
-}
+/** Posting the user's actions (see `Actions`). */
+const actions = new Actions(() => view, (next) => render(next));
+const act = (path, body) => actions.act(path, body);
 
 function screenFor(v) {
   if (v.out_of_service && v.screen === "idle") {
@@ -134,7 +108,7 @@ function render(next) {
     // Not through `act`: this is no tap, and the confirm tap that led here may still be waiting
     // for its answer.
     paidFlow = view.flow_id;
-    post("/api/pay", { method: "card", tendered_cents: null }).then(applyAnswer);
+    post("/api/pay", { method: "card", tendered_cents: null }).then((res) => actions.apply(res));
   }
 }
 
@@ -353,7 +327,7 @@ async function start() {
   wire();
   setLanguage(languages[0]);
   render(first.body);
-  stream = followState(render, (up) => {
+  actions.stream = followState(render, (up) => {
     $("conn-lost").hidden = up;
   });
 }
