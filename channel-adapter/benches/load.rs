@@ -563,12 +563,14 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let delivered = sim.receipts().len();
     let w = store.write_counts();
+    let wal = std::fs::metadata(format!("{}-wal", store_path.display())).map_or(0, |m| m.len());
     println!(
-        "store: {} writes in {} commits ({:.1} per commit), {} flushes of the WAL",
+        "store: {} writes in {} commits ({:.1} per commit), {} flushes of the WAL, WAL file {:.1} MB",
         w.writes,
         w.commits,
         w.writes as f64 / w.commits.max(1) as f64,
-        w.flushes
+        w.flushes,
+        wal as f64 / 1e6
     );
     println!(
         "outbox drained {:.0} ms after the load stopped; {} receipts at the Nodo for {} payments",
