@@ -147,12 +147,9 @@ fn closing(items: &[(&str, &str, u64)], cash: (u32, u64), card: (u32, u64)) -> S
     .to_string()
 }
 
-#[tokio::test]
-async fn a_matching_closing_agrees_and_a_resend_gets_the_same_answer() {
-    let h = Harness::start().await;
-    let counter = h.device("counter-1", ROMA);
-    take_payments(&h, &counter).await;
-    let body = closing(
+/// The closing that matches [`take_payments`] exactly.
+fn agreeing_closing() -> String {
+    closing(
         &[
             ("pay-cash-0001", "cash", 4100),
             ("pay-card-0002", "card", 3100),
@@ -160,7 +157,15 @@ async fn a_matching_closing_agrees_and_a_resend_gets_the_same_answer() {
         ],
         (2, 6200),
         (1, 3100),
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_matching_closing_agrees_and_a_resend_gets_the_same_answer() {
+    let h = Harness::start().await;
+    let counter = h.device("counter-1", ROMA);
+    take_payments(&h, &counter).await;
+    let body = agreeing_closing();
     let r = call(h.addr, &counter, "POST", "/v1/closings", Some(&body)).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let first = r.json();
@@ -192,15 +197,7 @@ async fn a_different_closing_is_a_new_revision_with_the_differences() {
     let h = Harness::start().await;
     let counter = h.device("counter-1", ROMA);
     take_payments(&h, &counter).await;
-    let agreeing = closing(
-        &[
-            ("pay-cash-0001", "cash", 4100),
-            ("pay-card-0002", "card", 3100),
-            ("pay-cash-0003", "cash", 2100),
-        ],
-        (2, 6200),
-        (1, 3100),
-    );
+    let agreeing = agreeing_closing();
     let r = call(h.addr, &counter, "POST", "/v1/closings", Some(&agreeing)).await;
     assert_eq!(r.json()["verdict"], "agree");
 

@@ -40,6 +40,14 @@ async fn http_adapter(backend: &common::Backend, credential: &str, path: &str) -
     http(backend.addr, "GET", path, Some(credential), None).await
 }
 
+/// The closings the adapter kept for the counter on `day`.
+async fn adapter_closings(backend: &common::Backend, day: &str) -> Value {
+    let path = format!("/v1/closings?day={day}");
+    http_adapter(backend, &backend.counter_credential, &path)
+        .await
+        .json()
+}
+
 fn journal_intact(dir: &TempDir) -> u64 {
     let j = kiosk::journal::Journal::open(&dir.join("journal.db")).expect("journal");
     j.verify().expect("intact chain").entries
@@ -370,13 +378,7 @@ async fn counter_cash_online_then_offline_queue_synced_in_order_and_closing() {
     assert!(c.get("adapter_closing_endpoint").is_none(), "{c}");
     // The adapter checked it and kept it: its totals are the station's.
     let day = c["closing"]["day"].as_str().expect("day").to_owned();
-    let kept = http_adapter(
-        &backend,
-        &backend.counter_credential,
-        &format!("/v1/closings?day={day}"),
-    )
-    .await
-    .json();
+    let kept = adapter_closings(&backend, &day).await;
     let kept = &kept["closings"][0];
     assert_eq!(kept["verdict"], "agree", "{kept}");
     assert_eq!(kept["adapter_totals"]["cash"]["count"], 3, "{kept}");
@@ -538,13 +540,7 @@ async fn a_closing_made_offline_is_sent_again_and_gets_the_adapters_verdict() {
     assert_eq!(latest["adapter"], "agree", "{latest}");
     assert_eq!(latest["adapter_revision"], 1, "{latest}");
     assert_eq!(latest["operator"], "mrossi");
-    let kept = http_adapter(
-        &backend,
-        &backend.counter_credential,
-        &format!("/v1/closings?day={day}"),
-    )
-    .await
-    .json();
+    let kept = adapter_closings(&backend, &day).await;
     assert_eq!(kept["closings"].as_array().map(Vec::len), Some(1), "{kept}");
     assert!(journal_intact(&dir) > 0);
 }

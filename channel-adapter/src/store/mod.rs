@@ -1028,6 +1028,17 @@ mod tests {
         dir.join("adapter.db")
     }
 
+    /// Insert a bare device row named `name`: a write for the tests of grouping.
+    fn insert_device(c: &Connection, name: &str) -> Result<(), StoreError> {
+        c.execute(
+            "INSERT INTO devices (name, comune, kind, credential_salt, credential_hash,
+                 created_at)
+             VALUES (?1, '02438750586', 'kiosk', zeroblob(16), zeroblob(32), 0)",
+            [name],
+        )?;
+        Ok(())
+    }
+
     fn tables(store: &Store) -> Vec<String> {
         store
             .read(|c| {
@@ -1117,15 +1128,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..25 {
                         store
-                            .write_synced(|c| {
-                                c.execute(
-                                    "INSERT INTO devices (name, comune, kind, credential_salt,
-                                         credential_hash, created_at)
-                                     VALUES (?1, '02438750586', 'kiosk', zeroblob(16), zeroblob(32), 0)",
-                                    [format!("d-{t}-{i}")],
-                                )?;
-                                Ok(())
-                            })
+                            .write_synced(|c| insert_device(c, &format!("d-{t}-{i}")))
                             .expect("write");
                     }
                 })
@@ -1172,17 +1175,7 @@ mod tests {
     #[test]
     fn a_failing_write_rolls_back_alone_in_its_group() {
         let store = Arc::new(Store::open(&temp_db("group-fail")).expect("open"));
-        let insert = |name: String| {
-            move |c: &mut Connection| {
-                c.execute(
-                    "INSERT INTO devices (name, comune, kind, credential_salt, credential_hash,
-                         created_at)
-                     VALUES (?1, '02438750586', 'kiosk', zeroblob(16), zeroblob(32), 0)",
-                    [name],
-                )?;
-                Ok(())
-            }
-        };
+        let insert = |name: String| move |c: &mut Connection| insert_device(c, &name);
         let threads: Vec<_> = (0..6)
             .map(|t| {
                 let store = Arc::clone(&store);
@@ -1270,15 +1263,6 @@ mod tests {
     async fn calls_share_groups_read_their_own_writes_and_fail_alone() {
         let store = Arc::new(Store::open(&temp_db("calls")).expect("open"));
         let before = store.write_counts();
-        let insert = |c: &mut Connection, name: &str| -> Result<(), StoreError> {
-            c.execute(
-                "INSERT INTO devices (name, comune, kind, credential_salt, credential_hash,
-                     created_at)
-                 VALUES (?1, '02438750586', 'kiosk', zeroblob(16), zeroblob(32), 0)",
-                [name],
-            )?;
-            Ok(())
-        };
         let calls: Vec<_> = (0..64)
             .map(|i| {
                 let store = Arc::clone(&store);
@@ -1289,11 +1273,11 @@ mod tests {
                             if i % 8 == 0 {
                                 // Inserts, then fails: rolled back alone.
                                 s.write(|c| {
-                                    insert(c, &name)?;
+                                    insert_device(c, &name)?;
                                     Err::<(), _>(StoreError::DeviceNameTaken(name.clone()))
                                 })?;
                             }
-                            s.write_synced(|c| insert(c, &name))?;
+                            s.write_synced(|c| insert_device(c, &name))?;
                             // Before the group is committed, the call sees its own write.
                             s.read(|c| {
                                 Ok(c.query_row(
