@@ -5,19 +5,15 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use channel_adapter::ambient::{Clock, OsRandom};
-use channel_adapter::api::{self, AppState};
-use channel_adapter::config::Config;
+use channel_adapter::ambient::Clock;
 use channel_adapter::devices;
 use channel_adapter::nodo::{ActivateCall, HttpReply, NodoClient, NodoError, NodoFuture};
-use channel_adapter::server::Bound;
-use channel_adapter::store::{CallResult, Store};
-use channel_api::{DeviceKind, ErrorCode, PaymentState, Timestamp};
-use common::{TempDir, call, config_toml, http};
+use channel_adapter::store::CallResult;
+use channel_api::{DeviceKind, ErrorCode, PaymentState};
+use common::harness::Harness;
+use common::{call, http};
 use pagopa::fault::{Fault, FaultCode, Primitive};
 use pagopa::soap::{
     ActivatePaymentNoticeV2Response, ActivatedPaymentV2, AmountOption, BoundedVec, Iban, Message,
@@ -27,22 +23,11 @@ use pagopa::soap::{
 };
 use pagopa::{Amount, CheckMode, CreditorFiscalCode, Iuv};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 const ROMA: &str = "02438750586";
 const OTHER_COMUNE: &str = "80015010723";
 const NOTICE: &str = "300715700000000032";
 const CREDITOR: &str = "00085240950";
-
-/// A clock the test moves.
-#[derive(Debug)]
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
-    }
-}
 
 /// A scripted Nodo: raw answers are queued per primitive; requests are decoded and recorded.
 #[derive(Debug, Default)]
@@ -158,67 +143,6 @@ fn activated(amount: u64) -> ActivatePaymentNoticeV2Response {
     })
 }
 
-struct Harness {
-    addr: SocketAddr,
-    store: Arc<Store>,
-    clock: Arc<TestClock>,
-    state: AppState,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: TempDir,
-}
-
-impl Harness {
-    async fn start(nodo: Option<Arc<ScriptedNodo>>) -> Harness {
-        let dir = TempDir::new("api");
-        let store_path = dir.join("adapter.db");
-        let config = Config::from_toml(&config_toml("127.0.0.1:0", &store_path), Vec::new())
-            .expect("config");
-        let store = Arc::new(Store::open(&store_path).expect("store"));
-        let clock = Arc::new(TestClock(AtomicI64::new(1_740_821_400_000)));
-        let state = channel_adapter::app_state(
-            Arc::new(config),
-            Arc::clone(&store),
-            clock.clone(),
-            Arc::new(OsRandom),
-            nodo.map(|n| n as Arc<dyn NodoClient>),
-        );
-        let bound = Bound::bind("127.0.0.1:0".parse().expect("addr"), None)
-            .await
-            .expect("bind");
-        let addr = bound.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = api::router(state.clone());
-        let server = tokio::spawn(bound.serve(app, async {
-            let _ = rx.await;
-        }));
-        Harness {
-            addr,
-            store,
-            clock,
-            state,
-            stop: Some(tx),
-            server: Some(server),
-            _dir: dir,
-        }
-    }
-
-    fn device(&self, name: &str, comune: &str, kind: DeviceKind) -> String {
-        devices::add(&self.store, name, comune, kind, &OsRandom, self.clock.now())
-            .expect("device")
-            .credential
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("join").expect("server ran cleanly");
-        }
-    }
-}
-
 /// The credential with its last hex digit changed: never equal to the original,
 /// whatever that digit was.
 fn flip_last_digit(credential: &str) -> String {
@@ -228,7 +152,7 @@ fn flip_last_digit(credential: &str) -> String {
 
 #[tokio::test]
 async fn authentication_missing_bad_revoked_and_good() {
-    let h = Harness::start(None).await;
+    let h = Harness::start("api", None).await;
     let good = h.device("kiosk-1", ROMA, DeviceKind::Kiosk);
     let hb = Some("{}");
 
@@ -306,7 +230,7 @@ async fn authentication_missing_bad_revoked_and_good() {
 
 #[tokio::test]
 async fn openapi_and_metrics_are_served() {
-    let h = Harness::start(None).await;
+    let h = Harness::start("api", None).await;
     let r = http(h.addr, "GET", "/v1/openapi.json", &[], None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -333,7 +257,7 @@ async fn openapi_and_metrics_are_served() {
 
 #[tokio::test]
 async fn errors_are_catalogue_bodies() {
-    let h = Harness::start(None).await;
+    let h = Harness::start("api", None).await;
     let cred = h.device("kiosk-1", ROMA, DeviceKind::Kiosk);
 
     let r = http(h.addr, "GET", "/v1/nowhere", &[], None).await;
@@ -381,7 +305,7 @@ async fn errors_are_catalogue_bodies() {
 
 #[tokio::test]
 async fn without_a_nodo_client_the_nodo_routes_do_not_exist() {
-    let h = Harness::start(None).await;
+    let h = Harness::start("api", None).await;
     let cred = h.device("kiosk-1", ROMA, DeviceKind::Kiosk);
     let verify = json!({"notice_number": NOTICE, "creditor_fiscal_code": CREDITOR}).to_string();
     let r = call(h.addr, &cred, "POST", "/v1/verify", Some(&verify)).await;
@@ -427,7 +351,7 @@ async fn verify_quotes_fees_and_maps_faults() {
             body: "{\"statusCode\": 401}".into(),
         }),
     ]);
-    let h = Harness::start(Some(Arc::clone(&nodo))).await;
+    let h = Harness::start("api", Some(Arc::clone(&nodo) as Arc<dyn NodoClient>)).await;
     let counter = h.device("counter-1", ROMA, DeviceKind::Counter);
     let body = json!({"notice_number": NOTICE, "creditor_fiscal_code": CREDITOR}).to_string();
 
@@ -503,7 +427,7 @@ async fn activation_is_journaled_idempotent_and_resent_with_the_same_key() {
         Err(NodoError::Timeout(std::time::Duration::from_secs(15))),
         soap(activated(15000)),
     ]);
-    let h = Harness::start(Some(Arc::clone(&nodo))).await;
+    let h = Harness::start("api", Some(Arc::clone(&nodo) as Arc<dyn NodoClient>)).await;
     let kiosk = h.device("kiosk-1", ROMA, DeviceKind::Kiosk);
     let body = activate_body("kiosk-1-op-0001", 15000, "card");
 
@@ -581,7 +505,7 @@ async fn refused_activation_and_retry_after_a_transient_refusal() {
             None,
         ))),
     ]);
-    let h = Harness::start(Some(Arc::clone(&nodo))).await;
+    let h = Harness::start("api", Some(Arc::clone(&nodo) as Arc<dyn NodoClient>)).await;
     let kiosk = h.device("kiosk-1", ROMA, DeviceKind::Kiosk);
 
     let body = activate_body("kiosk-1-op-0001", 15000, "card");
@@ -653,7 +577,7 @@ async fn outcome_is_recorded_once_and_queued() {
         .lock()
         .expect("lock")
         .push_back(soap(activated(15000)));
-    let h = Harness::start(Some(Arc::clone(&nodo))).await;
+    let h = Harness::start("api", Some(Arc::clone(&nodo) as Arc<dyn NodoClient>)).await;
     let kiosk = h.device("kiosk-1", ROMA, DeviceKind::Kiosk);
     let p = active_payment(&h, &kiosk).await;
     let id = p["id"].as_str().expect("id");
@@ -743,7 +667,7 @@ async fn outcome_is_recorded_once_and_queued() {
 async fn outcome_before_activation_is_refused() {
     let nodo = Arc::new(ScriptedNodo::default());
     // No script: the activation gets no answer and the payment stays `activating`.
-    let h = Harness::start(Some(Arc::clone(&nodo))).await;
+    let h = Harness::start("api", Some(Arc::clone(&nodo) as Arc<dyn NodoClient>)).await;
     let kiosk = h.device("kiosk-1", ROMA, DeviceKind::Kiosk);
     let body = activate_body("kiosk-1-op-0001", 15000, "card");
     let r = call(h.addr, &kiosk, "POST", "/v1/payments", Some(&body)).await;
@@ -769,7 +693,7 @@ async fn outcome_before_activation_is_refused() {
 
 #[tokio::test]
 async fn offline_batches_queue_each_payment_once() {
-    let h = Harness::start(None).await;
+    let h = Harness::start("api", None).await;
     let counter = h.device("counter-1", ROMA, DeviceKind::Counter);
     let item = |key: &str, amount: u64, fee: u64| {
         json!({"client_key": key, "notice_number": NOTICE, "creditor_fiscal_code": CREDITOR,

@@ -5,101 +5,19 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
-use channel_adapter::ambient::{Clock, OsRandom};
-use channel_adapter::api;
-use channel_adapter::config::Config;
-use channel_adapter::devices;
-use channel_adapter::server::Bound;
-use channel_adapter::store::Store;
-use channel_api::{DeviceKind, ErrorCode, Timestamp};
-use common::{TempDir, call, config_toml, http};
+use channel_adapter::ambient::Clock;
+use channel_api::{DeviceKind, ErrorCode};
+use common::harness::Harness;
+use common::{call, http};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 
 const ROMA: &str = "02438750586";
 const OTHER_COMUNE: &str = "80015010723";
 const NOTICE: &str = "300715700000000032";
 const CREDITOR: &str = "00085240950";
 const DAY: &str = "2025-03-01";
-
-#[derive(Debug)]
-struct TestClock(AtomicI64);
-
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
-    }
-}
-
-struct Harness {
-    addr: SocketAddr,
-    store: Arc<Store>,
-    clock: Arc<TestClock>,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: TempDir,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let dir = TempDir::new("closings");
-        let store_path = dir.join("adapter.db");
-        let config = Config::from_toml(&config_toml("127.0.0.1:0", &store_path), Vec::new())
-            .expect("config");
-        let store = Arc::new(Store::open(&store_path).expect("store"));
-        // 2025-03-01T09:30:00Z.
-        let clock = Arc::new(TestClock(AtomicI64::new(1_740_821_400_000)));
-        let state = channel_adapter::app_state(
-            Arc::new(config),
-            Arc::clone(&store),
-            clock.clone(),
-            Arc::new(OsRandom),
-            None,
-        );
-        let bound = Bound::bind("127.0.0.1:0".parse().expect("addr"), None)
-            .await
-            .expect("bind");
-        let addr = bound.local_addr().expect("addr");
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(bound.serve(api::router(state), async {
-            let _ = rx.await;
-        }));
-        Harness {
-            addr,
-            store,
-            clock,
-            stop: Some(tx),
-            server: Some(server),
-            _dir: dir,
-        }
-    }
-
-    fn device(&self, name: &str, comune: &str) -> String {
-        devices::add(
-            &self.store,
-            name,
-            comune,
-            DeviceKind::Counter,
-            &OsRandom,
-            self.clock.now(),
-        )
-        .expect("device")
-        .credential
-    }
-
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("join").expect("server ran cleanly");
-        }
-    }
-}
 
 fn offline(key: &str, amount: u64, paid_with: &str, paid_at: &str) -> Value {
     json!({"client_key": key, "notice_number": NOTICE, "creditor_fiscal_code": CREDITOR,
@@ -162,8 +80,8 @@ fn agreeing_closing() -> String {
 
 #[tokio::test]
 async fn a_matching_closing_agrees_and_a_resend_gets_the_same_answer() {
-    let h = Harness::start().await;
-    let counter = h.device("counter-1", ROMA);
+    let h = Harness::start("closings", None).await;
+    let counter = h.device("counter-1", ROMA, DeviceKind::Counter);
     take_payments(&h, &counter).await;
     let body = agreeing_closing();
     let r = call(h.addr, &counter, "POST", "/v1/closings", Some(&body)).await;
@@ -194,8 +112,8 @@ async fn a_matching_closing_agrees_and_a_resend_gets_the_same_answer() {
 
 #[tokio::test]
 async fn a_different_closing_is_a_new_revision_with_the_differences() {
-    let h = Harness::start().await;
-    let counter = h.device("counter-1", ROMA);
+    let h = Harness::start("closings", None).await;
+    let counter = h.device("counter-1", ROMA, DeviceKind::Counter);
     take_payments(&h, &counter).await;
     let agreeing = agreeing_closing();
     let r = call(h.addr, &counter, "POST", "/v1/closings", Some(&agreeing)).await;
@@ -265,9 +183,9 @@ async fn a_different_closing_is_a_new_revision_with_the_differences() {
 
 #[tokio::test]
 async fn another_comunes_device_sees_none_of_the_payments_nor_the_closings() {
-    let h = Harness::start().await;
-    let roma = h.device("counter-roma", ROMA);
-    let other = h.device("counter-other", OTHER_COMUNE);
+    let h = Harness::start("closings", None).await;
+    let roma = h.device("counter-roma", ROMA, DeviceKind::Counter);
+    let other = h.device("counter-other", OTHER_COMUNE, DeviceKind::Counter);
     take_payments(&h, &roma).await;
     let body = closing(&[("pay-cash-0001", "cash", 4100)], (1, 4100), (0, 0));
     let r = call(h.addr, &roma, "POST", "/v1/closings", Some(&body)).await;
@@ -291,8 +209,8 @@ async fn another_comunes_device_sees_none_of_the_payments_nor_the_closings() {
 
 #[tokio::test]
 async fn closings_need_a_credential_and_a_well_formed_request() {
-    let h = Harness::start().await;
-    let counter = h.device("counter-1", ROMA);
+    let h = Harness::start("closings", None).await;
+    let counter = h.device("counter-1", ROMA, DeviceKind::Counter);
     let body = closing(&[], (0, 0), (0, 0));
     let r = http(h.addr, "POST", "/v1/closings", &[], Some(&body)).await;
     assert_eq!(
@@ -401,8 +319,8 @@ async fn refunds_due(h: &Harness, credential: &str, keys: &[&str]) -> Vec<String
 
 #[tokio::test]
 async fn a_refund_moves_the_payment_to_refunded_once() {
-    let h = Harness::start().await;
-    let counter = h.device("counter-1", ROMA);
+    let h = Harness::start("closings", None).await;
+    let counter = h.device("counter-1", ROMA, DeviceKind::Counter);
     let ids = refunds_due(&h, &counter, &["pay-cash-0001", "pay-cash-0002"]).await;
     assert_eq!(h.store.exceptions().expect("exceptions").len(), 2);
 
@@ -468,9 +386,9 @@ async fn a_refund_moves_the_payment_to_refunded_once() {
 
 #[tokio::test]
 async fn resolutions_are_checked_and_only_for_the_comunes_exceptions() {
-    let h = Harness::start().await;
-    let counter = h.device("counter-1", ROMA);
-    let other = h.device("counter-other", OTHER_COMUNE);
+    let h = Harness::start("closings", None).await;
+    let counter = h.device("counter-1", ROMA, DeviceKind::Counter);
+    let other = h.device("counter-other", OTHER_COMUNE, DeviceKind::Counter);
     let ids = refunds_due(&h, &counter, &["pay-cash-0001"]).await;
     let path = format!("/v1/payments/{}/resolution", ids[0]);
     let long = "x".repeat(201);

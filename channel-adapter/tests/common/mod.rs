@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod harness;
 pub mod proxy;
 pub mod stack;
 pub mod xsd;
