@@ -183,6 +183,23 @@ struct Writer {
     begun: u64,
 }
 
+impl Writer {
+    /// Count one more write in the open group transaction, beginning one if none is open; the
+    /// group's number and how many writes it held before this one.
+    fn join_group(&mut self) -> Result<(u64, usize), StoreError> {
+        let (group, ops) = match self.open {
+            Some(open) => open,
+            None => {
+                self.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+                self.begun += 1;
+                (self.begun, 0)
+            }
+        };
+        self.open = Some((group, ops + 1));
+        Ok((group, ops))
+    }
+}
+
 /// Group transactions that have ended.
 #[derive(Debug, Default)]
 struct Ended {
@@ -700,15 +717,7 @@ impl Store {
         self.queued.fetch_add(1, Ordering::AcqRel);
         let mut announced = Announced(&self.queued, false);
         let mut w = lock(&self.writer);
-        let (group, ops) = match w.open {
-            Some(open) => open,
-            None => {
-                w.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-                w.begun += 1;
-                (w.begun, 0)
-            }
-        };
-        w.open = Some((group, ops + 1));
+        let (group, ops) = w.join_group()?;
         let result = run_in_savepoint(&mut w.conn, f);
         self.writes.fetch_add(1, Ordering::Relaxed);
         announced.1 = true;
@@ -739,15 +748,7 @@ impl Store {
         f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
     ) -> Result<(R, u64), StoreError> {
         let mut w = lock(&self.writer);
-        let (group, ops) = match w.open {
-            Some(open) => open,
-            None => {
-                w.conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-                w.begun += 1;
-                (w.begun, 0)
-            }
-        };
-        w.open = Some((group, ops + 1));
+        let (group, ops) = w.join_group()?;
         let writing = |on: bool| {
             CALL.with_borrow_mut(|c| {
                 if let Some(c) = c {
