@@ -4,8 +4,12 @@
 //!
 //! ```sh
 //! cargo bench -p channel-adapter --bench load -- [--devices 64] [--seconds 10] [--rate R]
-//!     [--sync full|normal] [--store DIR]
+//!     [--sync full|normal] [--store DIR] [--trace FILE]
 //! ```
+//!
+//! `--trace FILE` writes one line per payment through the adapter: when it started (µs
+//! after the phase began) and its latency (µs), to see whether a tail is steady or comes in
+//! bursts.
 //!
 //! A payment is complete when the device's outcome is accepted (202: recorded durably and
 //! queued); its latency runs from the verify request to that answer. The outbox delivers the
@@ -53,6 +57,7 @@ struct Args {
     store_dir: PathBuf,
     sync: &'static str,
     rate: Option<f64>,
+    trace: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -62,6 +67,7 @@ fn args() -> Args {
         store_dir: PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
         sync: "full",
         rate: None,
+        trace: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +76,7 @@ fn args() -> Args {
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).unwrap_or(a.seconds),
             "--store" => a.store_dir = it.next().map(PathBuf::from).unwrap_or(a.store_dir),
             "--rate" => a.rate = it.next().and_then(|v| v.parse().ok()),
+            "--trace" => a.trace = it.next().map(PathBuf::from),
             "--sync" => {
                 a.sync = match it.next().as_deref() {
                     Some("normal") => "normal",
@@ -87,6 +94,8 @@ fn args() -> Args {
 #[derive(Default)]
 struct Stats {
     micros: Vec<u64>,
+    /// When each completed payment started, µs after the phase began.
+    starts: Vec<u64>,
     steps: [Vec<u64>; 3],
     errors: u64,
     /// CPU time of the whole process during the phase.
@@ -106,6 +115,7 @@ fn percentile(values: &[u64], p: f64) -> Duration {
 impl Stats {
     fn merge(&mut self, other: Stats) {
         self.micros.extend(other.micros);
+        self.starts.extend(other.starts);
         for (a, b) in self.steps.iter_mut().zip(other.steps) {
             a.extend(b);
         }
@@ -114,6 +124,12 @@ impl Stats {
 
     fn percentile(&self, p: f64) -> Duration {
         percentile(&self.micros, p)
+    }
+
+    fn completed(&mut self, start: Instant, phase: Instant) {
+        self.micros.push(start.elapsed().as_micros() as u64);
+        self.starts
+            .push(start.saturating_duration_since(phase).as_micros() as u64);
     }
 
     fn step(&mut self, i: usize, since: Instant) -> Instant {
@@ -286,7 +302,7 @@ async fn direct_device(
         }
         .await;
         match ok {
-            Some(()) => stats.micros.push(start.elapsed().as_micros() as u64),
+            Some(()) => stats.completed(start, pace.start),
             None => stats.errors += 1,
         }
     }
@@ -368,7 +384,7 @@ async fn adapter_device(
         }
         .await;
         match ok {
-            Some(()) => stats.micros.push(start.elapsed().as_micros() as u64),
+            Some(()) => stats.completed(start, pace.start),
             None => stats.errors += 1,
         }
     }
@@ -553,6 +569,15 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     let (_, p50, p99) = report("through the adapter", &stats, took);
+    if let Some(path) = &a.trace {
+        let lines: String = stats
+            .starts
+            .iter()
+            .zip(&stats.micros)
+            .map(|(s, l)| format!("{s} {l}\n"))
+            .collect();
+        std::fs::write(path, lines)?;
+    }
     let drain = Instant::now();
     loop {
         let s = store.outbox_stats(5)?;
