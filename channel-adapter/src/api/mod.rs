@@ -173,7 +173,7 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             None => (req, Err(AuthError::Invalid)),
             Some(p) => {
                 let id = p.device_id;
-                match state.store.call(move |s| s.device(id)).await {
+                match state.store.device_for_request(id).await {
                     Err(e) => return ApiError::from(e).into_response(),
                     Ok(device) => {
                         let checked = auth::check(&p, device.as_ref())
@@ -220,7 +220,7 @@ async fn check_signed(
     let id = p.device_id;
     let device = state
         .store
-        .call(move |s| s.device(id))
+        .device_for_request(id)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     let path_and_query = parts

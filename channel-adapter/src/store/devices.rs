@@ -4,6 +4,8 @@
 use channel_api::fleet::{CredentialKind, DeviceHealth};
 use channel_api::{DeviceInfo, DeviceKind, Timestamp};
 use pagopa::{CheckMode, CreditorFiscalCode};
+use std::sync::Arc;
+
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Store, StoreError, col};
@@ -275,6 +277,26 @@ impl Store {
         })
     }
 
+    /// Device `id`, to authenticate a request: from memory when it was read recently and has
+    /// not changed since (see `store/device_cache.rs`), else from the store thread.
+    pub async fn device_for_request(
+        self: &Arc<Self>,
+        id: u64,
+    ) -> Result<Option<DeviceRecord>, StoreError> {
+        if let Some(device) = self.devices.get(id) {
+            return Ok(Some(device));
+        }
+        self.call(move |s| {
+            let changes = s.devices.changes();
+            let device = s.device(id)?;
+            if let Some(d) = &device {
+                s.devices.remember(d, changes);
+            }
+            Ok(device)
+        })
+        .await
+    }
+
     /// Revoke a device, by id or by name. Revoking twice keeps the first time.
     pub fn revoke_device(
         &self,
@@ -390,6 +412,103 @@ mod tests {
             comune: CreditorFiscalCode::parse("02438750586", CheckMode::Strict).expect("valid"),
             kind: DeviceKind::Kiosk,
         }
+    }
+
+    #[tokio::test]
+    async fn a_device_read_for_a_request_is_kept_until_its_row_changes() {
+        let store = Arc::new(temp_store("device-cache"));
+        let t = Timestamp::from_unix_millis(1_000);
+        let id = store
+            .add_device(&new_device("kiosk-1"), &[1; 16], &[2; 32], t)
+            .expect("add");
+        let first = store.device_for_request(id).await.expect("read");
+        let first = first.expect("device");
+        assert!(first.revoked_at.is_none());
+        assert_eq!(store.devices.get(id).as_ref(), Some(&first), "kept");
+
+        // A heartbeat's write drops it, and the next request reads the row again.
+        store.touch_device(id, t).expect("touch");
+        assert!(store.devices.get(id).is_none(), "dropped by the write");
+        let seen = store.device_for_request(id).await.expect("read");
+        assert_eq!(seen.expect("device").last_seen_at, Some(t));
+
+        // Revoked in this process (admin API, tests): the very next request sees it.
+        store.revoke_device("kiosk-1", t).expect("revoke");
+        let after = store.device_for_request(id).await.expect("read");
+        assert_eq!(after.expect("device").revoked_at, Some(t));
+    }
+
+    #[tokio::test]
+    async fn another_processs_commit_empties_the_device_cache_but_a_checkpoint_does_not() {
+        let store = Arc::new(temp_store("device-cache-other"));
+        let t = Timestamp::from_unix_millis(1_000);
+        let id = store
+            .add_device(&new_device("kiosk-1"), &[1; 16], &[2; 32], t)
+            .expect("add");
+        store.device_for_request(id).await.expect("read");
+        assert!(store.devices.get(id).is_some());
+
+        // Another process's connection copies the WAL into the database: no change of data.
+        let other = rusqlite::Connection::open(store.path()).expect("other connection");
+        other
+            .execute_batch("PRAGMA wal_checkpoint(PASSIVE)")
+            .expect("checkpoint");
+        store.call(|_| Ok(())).await.expect("a batch of calls");
+        assert!(
+            store.devices.get(id).is_some(),
+            "a checkpoint changes nothing"
+        );
+
+        // It revokes the device (`channel-adapter device revoke` beside the server): the next
+        // batch of the store thread notices, well within the bound on the cache's age.
+        other
+            .execute(
+                "UPDATE devices SET revoked_at = 5 WHERE id = ?1",
+                [id as i64],
+            )
+            .expect("revoke");
+        store.call(|_| Ok(())).await.expect("a batch of calls");
+        assert!(store.devices.get(id).is_none(), "forgotten");
+        let after = store.device_for_request(id).await.expect("read");
+        assert_eq!(
+            after.expect("device").revoked_at,
+            Some(Timestamp::from_unix_millis(5))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_device_cache_is_not_used_when_the_store_thread_has_been_idle() {
+        let store = Arc::new(temp_store("device-cache-idle"));
+        let t = Timestamp::from_unix_millis(1_000);
+        let id = store
+            .add_device(&new_device("kiosk-1"), &[1; 16], &[2; 32], t)
+            .expect("add");
+        store.device_for_request(id).await.expect("read");
+        assert!(store.devices.get(id).is_some());
+        std::thread::sleep(std::time::Duration::from_millis(
+            super::super::EXTERNAL_CHECK_MS + 20,
+        ));
+        assert!(
+            store.devices.get(id).is_none(),
+            "no recent check for other processes' writes"
+        );
+    }
+
+    #[test]
+    fn a_row_read_before_a_change_is_not_kept() {
+        let store = temp_store("device-cache-race");
+        let t = Timestamp::from_unix_millis(1_000);
+        let id = store
+            .add_device(&new_device("kiosk-1"), &[1; 16], &[2; 32], t)
+            .expect("add");
+        let device = store.device(id).expect("read").expect("device");
+        let changes = store.devices.changes();
+        // The row changes between the read and the moment the reader would keep it.
+        store.touch_device(id, t).expect("touch");
+        store.devices.remember(&device, changes);
+        assert!(store.devices.entries_for_tests().is_empty());
+        store.devices.remember(&device, store.devices.changes());
+        assert_eq!(store.devices.entries_for_tests(), vec![id]);
     }
 
     #[test]

@@ -37,6 +37,7 @@
 //! changing one needs a migration.
 
 mod closings;
+mod device_cache;
 mod devices;
 pub mod fleet;
 mod journal;
@@ -44,6 +45,7 @@ mod outbox;
 mod payments;
 
 pub use closings::ClosingRecorded;
+pub use device_cache::EXTERNAL_CHECK_MS;
 pub use devices::{DeviceRecord, NewDevice};
 pub use journal::{CallId, CallRecord, CallResult, FinishedCall};
 pub use outbox::{OutboxHead, OutboxRecord, OutboxStats};
@@ -357,6 +359,12 @@ fn run_calls(first: Job, queue: &std::sync::mpsc::Receiver<Job>) {
     // The calls hold the store; the thread does not between groups, so that the store (which
     // holds the sending end of the queue) can be dropped, which ends the thread.
     let store = Arc::clone(&first.store);
+    if let Err(e) = store
+        .devices
+        .check_other_connections(&lock(&store.writer).conn)
+    {
+        tracing::warn!(error = %e, "cannot check for other processes' writes");
+    }
     let mut ran = Vec::new();
     let mut next = Some(first);
     while let Some(job) = next {
@@ -454,6 +462,8 @@ pub struct Store {
     flusher: std::sync::mpsc::Sender<FlushRequest>,
     /// Queues calls for the store thread.
     calls: std::sync::mpsc::Sender<Job>,
+    /// Devices read to authenticate requests.
+    devices: Arc<device_cache::DeviceCache>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -582,6 +592,13 @@ impl Store {
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         migrate(&mut writer)?;
+        let devices = Arc::new(device_cache::DeviceCache::new());
+        let hooked = Arc::clone(&devices);
+        writer.update_hook(Some(move |_, _: &str, table: &str, rowid: i64| {
+            if table == "devices" {
+                hooked.changed(u64::try_from(rowid).ok());
+            }
+        }));
         let finish_checkpoint = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let checkpoint = start_checkpointer(path, Arc::clone(&finish_checkpoint))?;
         let mut wal_path = path.to_owned().into_os_string();
@@ -615,6 +632,7 @@ impl Store {
             flush,
             flusher,
             calls,
+            devices,
         };
         // Whatever migrations wrote is on the disk before anything else happens.
         store.write_synced(|_| Ok(()))?;
@@ -816,6 +834,8 @@ impl Store {
                 }
             }
             Err(e) => {
+                // The group's writes are undone: the cache may hold some of them.
+                self.devices.changed(None);
                 ended.failed.push_back((group, e.to_string()));
                 if ended.failed.len() > 64 {
                     ended.failed.pop_front();
