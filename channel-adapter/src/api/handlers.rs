@@ -27,7 +27,7 @@ use serde::Deserialize;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::{ApiError, AppState, Body};
-use crate::ambient::random_hex;
+use crate::ambient::ordered_id;
 use crate::auth::AuthenticatedDevice;
 use crate::calls::{activate_call, activated_info};
 use crate::config::Config;
@@ -134,7 +134,7 @@ fn new_idempotency_key(state: &AppState) -> Result<IdempotencyKey, ApiError> {
 }
 
 fn new_payment_id(state: &AppState) -> Result<PaymentId, ApiError> {
-    let hex = random_hex(state.random.as_ref(), 16)?;
+    let hex = ordered_id(state.clock.now(), state.random.as_ref())?;
     PaymentId::parse(&hex)
         .map_err(|e| ApiError::detail(ErrorCode::InternalError, format!("payment id: {e}")))
 }
