@@ -414,17 +414,24 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_device_read_for_a_request_is_kept_until_its_row_changes() {
-        let store = Arc::new(temp_store("device-cache"));
+    /// A store in a fresh folder named after `test`, with device `kiosk-1` read once for a
+    /// request (so cached); its id and the instant used.
+    async fn cached_device(test: &str) -> (Arc<Store>, u64, Timestamp) {
+        let store = Arc::new(temp_store(test));
         let t = Timestamp::from_unix_millis(1_000);
         let id = store
             .add_device(&new_device("kiosk-1"), &[1; 16], &[2; 32], t)
             .expect("add");
+        store.device_for_request(id).await.expect("read");
+        assert!(store.devices.get(id).is_some(), "kept");
+        (store, id, t)
+    }
+
+    #[tokio::test]
+    async fn a_device_read_for_a_request_is_kept_until_its_row_changes() {
+        let (store, id, t) = cached_device("device-cache").await;
         let first = store.device_for_request(id).await.expect("read");
-        let first = first.expect("device");
-        assert!(first.revoked_at.is_none());
-        assert_eq!(store.devices.get(id).as_ref(), Some(&first), "kept");
+        assert!(first.expect("device").revoked_at.is_none());
 
         // A heartbeat's write drops it, and the next request reads the row again.
         store.touch_device(id, t).expect("touch");
@@ -440,13 +447,7 @@ mod tests {
 
     #[tokio::test]
     async fn another_processs_commit_empties_the_device_cache_but_a_checkpoint_does_not() {
-        let store = Arc::new(temp_store("device-cache-other"));
-        let t = Timestamp::from_unix_millis(1_000);
-        let id = store
-            .add_device(&new_device("kiosk-1"), &[1; 16], &[2; 32], t)
-            .expect("add");
-        store.device_for_request(id).await.expect("read");
-        assert!(store.devices.get(id).is_some());
+        let (store, id, _) = cached_device("device-cache-other").await;
 
         // Another process's connection copies the WAL into the database: no change of data.
         let other = rusqlite::Connection::open(store.path()).expect("other connection");
@@ -478,13 +479,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_device_cache_is_not_used_when_the_store_thread_has_been_idle() {
-        let store = Arc::new(temp_store("device-cache-idle"));
-        let t = Timestamp::from_unix_millis(1_000);
-        let id = store
-            .add_device(&new_device("kiosk-1"), &[1; 16], &[2; 32], t)
-            .expect("add");
-        store.device_for_request(id).await.expect("read");
-        assert!(store.devices.get(id).is_some());
+        let (store, id, _) = cached_device("device-cache-idle").await;
         std::thread::sleep(std::time::Duration::from_millis(
             super::super::EXTERNAL_CHECK_MS + 20,
         ));
