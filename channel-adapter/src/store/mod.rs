@@ -484,28 +484,32 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 }
 
 /// Commits between two checkpoints of the WAL into the database file. A checkpoint writes
-/// every page changed since the last one to the database file and flushes it; the disk then
-/// makes the WAL flushes that writers wait for wait too. Under load (about 1 000 payments/s:
-/// a few thousand commits per second) checkpointing every 256 commits put one of those
-/// behind the flushes several times a second: the load benchmark's p99 added latency was 1.6
-/// to 3.9 times what it is with 2 048 (four runs each, at 800 and 1 000 payments/s). A page
-/// rewritten many times in between is also copied once. At normal traffic the WAL then holds
-/// some tens of megabytes before it is copied.
-const CHECKPOINT_EVERY: u64 = 2048;
+/// every page changed since the last one to the database file and flushes it; meanwhile the
+/// disk makes the WAL flushes that writers wait for wait too, so the smaller each checkpoint,
+/// the shorter those waits. Under load (about 1 000 payments/s: a few thousand commits per
+/// second) a checkpoint every 2 048 commits took 6 – 7 ms on average and up to 28 ms, growing
+/// with the database, and made most of the load benchmark's p99; every 256 commits, with
+/// [`CHECKPOINT_CATCH_UP_FRAMES`] at 32, about 2 ms (up to 11), and p99 added fell from
+/// 9.6 – 13.3 ms to 6.6 – 6.9 (30 s runs, 2026-11-27; 512: 7.1 – 9.7). (Before the WAL was
+/// reused, every 256 commits had been worse: each checkpoint then read an ever longer WAL.) At
+/// normal traffic the WAL holds a few megabytes before it is copied.
+const CHECKPOINT_EVERY: u64 = 256;
 
 /// The checkpointer copies again while the writers added more than this many frames during
 /// its last pass, so that the pass left for the store thread (see [`start_checkpointer`]) is
-/// short.
-const CHECKPOINT_CATCH_UP_FRAMES: i64 = 256;
+/// short: it holds up every call. At 256 frames that pass took 7 – 8 ms on average under load
+/// (up to 22); at 32, 3 – 4 ms (up to 12), at 16 little less for more background passes.
+const CHECKPOINT_CATCH_UP_FRAMES: i64 = 32;
 
 /// Once the WAL holds this many frames (256 MiB of 4 KiB pages) the store thread finishes a
 /// checkpoint so that the WAL starts afresh (see [`start_checkpointer`]). That holds up the
 /// store thread for a flush of the database file and the next commit for a flush of the WAL's
-/// header, 1 to 10 ms on the test machine under load: doing it at every checkpoint (about
-/// every 0.6 s at 1 000 payments/s) made the load benchmark's p99 worse (added 11.6 to 22.4 ms
-/// against 10.0 to 13.7 at one in four, three runs each). At normal traffic the background
-/// copy catches up between two commits and SQLite restarts the WAL by itself, long before
-/// this. The unit tests use a small limit to see it happen.
+/// header, 2 to 5 ms on the test machine under load (about every 2 s at 1 000 payments/s):
+/// doing it at every checkpoint made the load benchmark's p99 worse (added 11.6 to 22.4 ms
+/// against 10.0 to 13.7 at one in four of the checkpoints then made every 2 048 commits, three
+/// runs each); a limit four times higher made it rarer but no better. At normal traffic the
+/// background copy catches up between two commits and SQLite restarts the WAL by itself, long
+/// before this. The unit tests use a small limit to see it happen.
 const WAL_RESTART_FRAMES: i64 = if cfg!(test) { 4096 } else { 65_536 };
 
 /// At most this many background passes per checkpoint: writers faster than the copy must not
@@ -1250,7 +1254,8 @@ mod tests {
             .map(|_| {
                 let store = Arc::clone(&store);
                 tokio::spawn(async move {
-                    for i in 0..10 * CHECKPOINT_EVERY {
+                    // Enough commits for several restarts of the WAL.
+                    for i in 0..20_480u64 {
                         store
                             .call(move |s| {
                                 s.write(|c| Ok(c.execute("INSERT INTO t VALUES (?1)", [i])?))
