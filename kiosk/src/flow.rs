@@ -620,6 +620,12 @@ pub const LOCAL_ERRORS: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     (
+        "CARD_NOT_PERFORMED",
+        "Il pagamento con carta non è avvenuto: nessun addebito. Riprovare o annullare.",
+        "The card payment did not take place: nothing was charged. Try again or cancel.",
+        true,
+    ),
+    (
         "TERMINAL_UNAVAILABLE",
         "Terminale carte non disponibile.",
         "The card terminal is not available.",
@@ -1377,7 +1383,14 @@ impl Flow {
                     LastResult::Declined { .. } | LastResult::NotPerformed => {
                         self.retry_at = None;
                         self.charge = None;
-                        self.error = Some(FlowError::local("CARD_DECLINED"));
+                        // A payment the terminal never ran (the answer was lost before it
+                        // began, or the agent restarted first) was not declined: say so.
+                        let code = if matches!(result, LastResult::NotPerformed) {
+                            "CARD_NOT_PERFORMED"
+                        } else {
+                            "CARD_DECLINED"
+                        };
+                        self.error = Some(FlowError::local(code));
                         self.show(Stage::Tender, now, policy.screen_ms);
                         Vec::new()
                     }

@@ -519,6 +519,11 @@ fn a_lost_payment_that_never_happened_goes_back_to_the_tender_screen() {
     );
     assert_eq!(h.flow.stage, Stage::Tender);
     assert!(h.flow.money.is_none());
+    assert_eq!(
+        h.flow.error.as_ref().map(|e| e.code.as_str()),
+        Some("CARD_NOT_PERFORMED"),
+        "not a declined card: the terminal never ran it"
+    );
 }
 
 #[test]
