@@ -1022,20 +1022,53 @@ pub(crate) mod col {
     }
 }
 
-/// A fresh store in a directory of its own under the system temp dir, for unit tests.
+/// Fresh stores in folders of their own under the system temp dir, for unit tests.
 #[cfg(test)]
 pub(crate) mod tests_support {
+    use std::path::{Path, PathBuf};
+    use std::sync::OnceLock;
+
     use super::Store;
 
-    /// A store at `<tmp>/channel-adapter-unit-<name>-<pid>/adapter.db`, emptied first.
-    pub fn temp_store(name: &str) -> Store {
-        let dir = std::env::temp_dir().join(format!(
-            "channel-adapter-unit-{name}-{}",
-            std::process::id()
-        ));
+    /// The folder of this test process, `<tmp>/channel-adapter-unit-<pid>`. Made once per
+    /// process, after removing the folders of test processes that have ended, so that test
+    /// runs leave at most their own behind (a failed test's files stay until the next run,
+    /// to be looked at).
+    fn root() -> &'static Path {
+        static ROOT: OnceLock<PathBuf> = OnceLock::new();
+        ROOT.get_or_init(|| {
+            let tmp = std::env::temp_dir();
+            // Whether a process is alive is read from /proc: elsewhere nothing is removed.
+            let alive = |pid: &str| Path::new("/proc").join(pid).exists();
+            if Path::new("/proc/self").exists()
+                && let Ok(entries) = std::fs::read_dir(&tmp)
+            {
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    // Also the per-test folders of earlier builds (`…-<name>-<pid>`).
+                    let ours = name.starts_with("channel-adapter-unit-")
+                        || name.starts_with("channel-adapter-store-");
+                    let pid = name.rsplit('-').next().unwrap_or_default();
+                    if ours && pid.parse::<u32>().is_ok() && !alive(pid) {
+                        let _ = std::fs::remove_dir_all(entry.path());
+                    }
+                }
+            }
+            tmp.join(format!("channel-adapter-unit-{}", std::process::id()))
+        })
+    }
+
+    /// An empty folder `name` of this test process.
+    pub fn temp_dir(name: &str) -> PathBuf {
+        let dir = root().join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
-        Store::open(&dir.join("adapter.db")).expect("open store")
+        dir
+    }
+
+    /// A store at `adapter.db` in [`temp_dir`]`(name)`.
+    pub fn temp_store(name: &str) -> Store {
+        Store::open(&temp_dir(name).join("adapter.db")).expect("open store")
     }
 }
 
@@ -1044,13 +1077,7 @@ mod tests {
     use super::*;
 
     fn temp_db(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "channel-adapter-store-{name}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        dir.join("adapter.db")
+        tests_support::temp_dir(&format!("store-{name}")).join("adapter.db")
     }
 
     /// Insert a bare device row named `name`: a write for the tests of grouping.
