@@ -1,8 +1,11 @@
 //! The technicians' device commands, run as the real binary against simulators started by the
 //! test as separate `provision sim …` processes: `test print|scan|terminal|drawer` and `detect`.
 
+mod common;
+
+use common::TempDir;
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -59,13 +62,6 @@ fn sim(args: &[&str]) -> Sim {
     }
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("provision-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 fn wait_for(path: &Path) {
     let started = Instant::now();
     while !path.exists() {
@@ -95,7 +91,7 @@ fn qr_codes_in(png: &[u8]) -> Vec<String> {
 
 #[test]
 fn test_print_passes_and_the_receipt_reads_back() {
-    let out_dir = temp_dir("print");
+    let out_dir = TempDir::new("cli-print");
     let printer = sim(&[
         "printer",
         "--listen",
@@ -153,7 +149,7 @@ fn test_print_on_a_missing_printer_says_unavailable() {
 
 #[test]
 fn test_print_over_a_pseudo_terminal() {
-    let dir = temp_dir("print-pty");
+    let dir = TempDir::new("cli-print-pty");
     let link = dir.join("printer");
     let printer = sim(&[
         "printer",
@@ -278,7 +274,7 @@ fn test_terminal_with_the_wrong_lrc_mode_fails_with_a_hint() {
 
 #[test]
 fn test_scan_reads_and_decodes_a_notice() {
-    let dir = temp_dir("scan");
+    let dir = TempDir::new("cli-scan");
     let link = dir.join("scanner");
     let _scanner = sim(&[
         "scanner",
@@ -315,7 +311,7 @@ fn test_scan_reads_and_decodes_a_notice() {
 
 #[test]
 fn test_scan_times_out_clearly() {
-    let dir = temp_dir("scan-silent");
+    let dir = TempDir::new("cli-scan-silent");
     let link = dir.join("scanner");
     // A scanner that waits a minute before its first label.
     let _scanner = sim(&[
@@ -341,7 +337,7 @@ fn test_scan_times_out_clearly() {
 
 #[test]
 fn detect_lists_usb_ports_from_sysfs_and_probes_addresses() {
-    let root = temp_dir("detect");
+    let root = TempDir::new("cli-detect");
     let sys = root.join("sys");
     let dev = root.join("dev");
     let usb = sys.join("devices/usb1/1-1");

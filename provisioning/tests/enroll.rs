@@ -3,11 +3,13 @@
 //! adapter's test certificate; enrollment codes are made with the adapter's own library
 //! function (what `channel-adapter device enroll-code` calls).
 
+mod common;
+
+use common::TempDir;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use channel_adapter::ambient::{OsRandom, SystemClock};
@@ -27,33 +29,6 @@ fn fixtures() -> PathBuf {
         env!("CARGO_MANIFEST_DIR"),
         "/../channel-adapter/tests/fixtures"
     ))
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "provision-enroll-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        TempDir(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// The files under `dir`, recursively (what a refused enrollment must not leave).
@@ -85,7 +60,7 @@ struct Adapter {
 impl Adapter {
     /// `whole_chain`: the adapter presents its certificate and the CA (else the leaf only).
     fn start(whole_chain: bool) -> Adapter {
-        let dir = TempDir::new("adapter");
+        let dir = TempDir::new("enroll-adapter");
         let store_path = dir.join("adapter.db");
         let toml = format!(
             r#"
@@ -228,7 +203,7 @@ struct Station {
 impl Station {
     fn new(name: &str) -> Station {
         Station {
-            dir: TempDir::new(name),
+            dir: TempDir::new(&format!("enroll-{name}")),
         }
     }
 
