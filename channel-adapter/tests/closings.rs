@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
-
 use channel_adapter::ambient::Clock;
 use channel_api::{DeviceKind, ErrorCode};
 use common::harness::Harness;
@@ -99,7 +97,7 @@ async fn a_matching_closing_agrees_and_a_resend_gets_the_same_answer() {
     assert_eq!(first["missing_at_device"], json!([]));
 
     // A lost answer: the same closing later gets the very same answer, not a new revision.
-    h.clock.0.fetch_add(60_000, Ordering::SeqCst);
+    h.clock.advance(60_000);
     let again = call(h.addr, &counter, "POST", "/v1/closings", Some(&body)).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json(), first);
@@ -337,7 +335,7 @@ async fn a_refund_moves_the_payment_to_refunded_once() {
     assert_eq!(first["resolution"]["amount"], 4100);
 
     // A resend after a lost answer is the same answer; another resolution is a conflict.
-    h.clock.0.fetch_add(60_000, Ordering::SeqCst);
+    h.clock.advance(60_000);
     let again = call(h.addr, &counter, "POST", &path, Some(&refund)).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["resolution"], first["resolution"]);

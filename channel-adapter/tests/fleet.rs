@@ -116,11 +116,12 @@ async fn published_configuration_reaches_the_device_through_the_heartbeat() {
     let r = signed(a.addr, &key, id, "POST", "/v1/heartbeat", Some(&hb)).await;
     assert_eq!(r.json()["config_version"], 0);
 
+    let addr = a.addr;
     let publish = |body: serde_json::Value| {
         let token = admin_token.clone();
         async move {
             call(
-                a.addr,
+                addr,
                 &token,
                 "PUT",
                 "/admin/v1/device-config",

@@ -1,47 +1,21 @@
 //! Helpers of the fleet tests: a device key pair that signs requests the way the contract says,
-//! a clock the test moves, and an adapter on loopback (plain or TLS) with that clock.
+//! and an adapter on loopback (plain or TLS) on the shared harness, its clock at the system time.
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use channel_adapter::ambient::{Clock, OsRandom, SystemClock};
-use channel_adapter::api::{self, AppState};
-use channel_adapter::config::Config;
 use channel_adapter::enroll::{self, CodeRequest};
-use channel_adapter::server::{Bound, load_tls};
 use channel_adapter::store::Store;
 use channel_api::fleet::signing_input;
 use channel_api::{DeviceKind, Timestamp};
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
-use crate::common::{Response, TempDir, config_toml, fixtures, http, tls_toml};
-
-/// A clock the test sets; starts at the system time.
-#[derive(Debug)]
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    /// Now, by the system clock.
-    pub fn new() -> ManualClock {
-        ManualClock(AtomicI64::new(SystemClock.now().unix_millis()))
-    }
-
-    /// Move forward by `ms`.
-    pub fn advance(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
-    }
-}
+use crate::common::harness::Harness;
+use crate::common::{Response, http};
 
 /// A device's key pair, made with ring as a device would.
 pub struct DeviceKey(Ed25519KeyPair);
@@ -114,81 +88,28 @@ pub const ROMA: &str = "02438750586";
 /// Another comune (Fiumicino).
 pub const FIUMICINO: &str = "97086740582";
 
-/// An adapter without a Nodo, on loopback, with a clock the test moves.
-pub struct Adapter {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Its state.
-    pub state: AppState,
-    /// Its store.
-    pub store: Arc<Store>,
-    /// Its clock.
-    pub clock: Arc<ManualClock>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    _dir: TempDir,
+/// An adapter without a Nodo, on loopback, its clock (which the test moves) starting at the
+/// system time.
+pub struct Adapter(Harness);
+
+impl std::ops::Deref for Adapter {
+    type Target = Harness;
+
+    fn deref(&self) -> &Harness {
+        &self.0
+    }
 }
 
 impl Adapter {
     /// Start one; `extra` is appended to the configuration; `tls`: serve the test certificate.
     pub async fn start(name: &str, extra: &str, tls: bool) -> Adapter {
-        let dir = TempDir::new(name);
-        let store_path = dir.join("adapter.db");
-        let mut toml = config_toml("127.0.0.1:0", &store_path);
-        if tls {
-            toml.push_str(&tls_toml());
-        }
-        toml.push_str(extra);
-        let config = Config::from_toml(&toml, Vec::new()).expect("config");
-        let store = Arc::new(Store::open(&store_path).expect("store"));
-        let clock = Arc::new(ManualClock::new());
-        let state = channel_adapter::app_state(
-            Arc::new(config),
-            Arc::clone(&store),
-            Arc::clone(&clock) as Arc<dyn Clock>,
-            Arc::new(OsRandom),
-            None,
-        );
-        let tls = tls.then(|| {
-            load_tls(
-                &fixtures().join("server.pem"),
-                &fixtures().join("server.key"),
-            )
-            .expect("test certificate")
-        });
-        let bound = Bound::bind("127.0.0.1:0".parse().expect("addr"), tls)
-            .await
-            .expect("bind");
-        let addr = bound.local_addr().expect("addr");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(bound.serve(api::router(state.clone()), async {
-            let _ = stopped.await;
-        }));
-        Adapter {
-            addr,
-            state,
-            store,
-            clock,
-            stop: Some(stop),
-            server: Some(server),
-            _dir: dir,
-        }
+        let now = SystemClock.now().unix_millis();
+        Adapter(Harness::start_with(name, None, now, extra, tls).await)
     }
 
     /// Create an enrollment code for `comune` (24 h).
     pub fn code(&self, comune: &str) -> String {
         new_code(&self.store, comune, self.clock.now())
-    }
-}
-
-impl Drop for Adapter {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(s) = self.server.take() {
-            s.abort();
-        }
     }
 }
 
