@@ -2,7 +2,10 @@
 //! every fault must end in a typed error, and no job is ever reported printed unless the printer
 //! confirmed it.
 
-use std::path::PathBuf;
+mod common;
+
+use common::pty_link;
+
 use std::time::Duration;
 
 use drivers::devices::drawer::{CashDrawer, DrawerConfig, DrawerState};
@@ -67,12 +70,6 @@ fn drain(events: &mut tokio::sync::broadcast::Receiver<PrinterEvent>) -> Vec<Pri
         out.push(e);
     }
     out
-}
-
-fn temp_link(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("drivers-printer-io-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
 }
 
 #[tokio::test]
@@ -339,7 +336,7 @@ async fn switched_off_printer_is_unavailable_then_found_again_with_backoff() {
 
 #[tokio::test]
 async fn printing_over_a_pseudo_terminal_serial_port_and_as_a_usb_printer_device() {
-    let link = temp_link("printer-serial");
+    let link = pty_link("printer-serial");
     let sim = PrinterSim::pty(Some(&link), PrinterSimConfig::default()).expect("pty");
     let mut printer = EscPosPrinter::new(config(&format!("{}?baud=115200", link.display())));
     printer
@@ -368,7 +365,7 @@ async fn printer_status_ok(printer: &mut EscPosPrinter) {
 
 #[tokio::test]
 async fn serial_printer_unplugged_mid_job_comes_back_under_the_same_link() {
-    let link = temp_link("printer-replug");
+    let link = pty_link("printer-replug");
     let sim = PrinterSim::pty(
         Some(&link),
         PrinterSimConfig {

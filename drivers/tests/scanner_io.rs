@@ -2,7 +2,10 @@
 //! framing, AIM identifiers, baud pacing, rejected labels, and unplug/replug behind a stable
 //! by-id style link.
 
-use std::path::PathBuf;
+mod common;
+
+use common::pty_link;
+
 use std::time::{Duration, Instant};
 
 use drivers::devices::scanner::{Scanner, ScannerEvent, ScannerPortConfig, SerialScanner};
@@ -13,12 +16,6 @@ use drivers::transport::{Endpoint, ReconnectPolicy};
 use tokio::time::timeout;
 
 const GOLDEN: &str = "PAGOPA|002|301000000000012373|02438750586|1234";
-
-fn link(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("drivers-scanner-io-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
-}
 
 fn driver(link: &std::path::Path, decoder: ScannerConfig) -> SerialScanner {
     let endpoint = Endpoint::parse(&link.display().to_string()).expect("valid");
@@ -53,7 +50,7 @@ async fn next_code(scanner: &mut SerialScanner) -> (String, Option<String>) {
 
 #[tokio::test]
 async fn labels_with_aim_prefix_and_cr_suffix_at_9600_baud() {
-    let path = link("aim-cr");
+    let path = pty_link("scanner-aim-cr");
     let mut sim = ScannerSim::new(Some(&path), ScannerSimConfig::default()).expect("pty");
     let mut scanner = driver(&path, ScannerConfig::default());
     assert!(matches!(next(&mut scanner).await, ScannerEvent::Connected));
@@ -73,7 +70,7 @@ async fn labels_with_aim_prefix_and_cr_suffix_at_9600_baud() {
 
 #[tokio::test]
 async fn a_rescan_within_the_window_is_suppressed() {
-    let path = link("dup");
+    let path = pty_link("scanner-dup");
     let mut sim = ScannerSim::new(
         Some(&path),
         ScannerSimConfig {
@@ -94,7 +91,7 @@ async fn a_rescan_within_the_window_is_suppressed() {
 
 #[tokio::test]
 async fn crlf_suffix_and_idle_gap_framing() {
-    let path = link("crlf");
+    let path = pty_link("scanner-crlf");
     let mut sim = ScannerSim::new(
         Some(&path),
         ScannerSimConfig {
@@ -112,7 +109,7 @@ async fn crlf_suffix_and_idle_gap_framing() {
     assert_eq!(text, "codfase=NBPA;18012345678901234567");
     assert_eq!(symbology.as_deref(), Some("]d1"));
 
-    let path = link("idle");
+    let path = pty_link("scanner-idle");
     let mut sim = ScannerSim::new(
         Some(&path),
         ScannerSimConfig {
@@ -135,7 +132,7 @@ async fn crlf_suffix_and_idle_gap_framing() {
 
 #[tokio::test]
 async fn bad_labels_become_typed_rejections() {
-    let path = link("bad");
+    let path = pty_link("scanner-bad");
     let mut sim = ScannerSim::new(
         Some(&path),
         ScannerSimConfig {
@@ -178,7 +175,7 @@ async fn bad_labels_become_typed_rejections() {
 
 #[tokio::test]
 async fn unplug_and_replug_under_the_same_link() {
-    let path = link("replug");
+    let path = pty_link("scanner-replug");
     let mut sim = ScannerSim::new(
         Some(&path),
         ScannerSimConfig {

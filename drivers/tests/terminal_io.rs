@@ -1,7 +1,10 @@
 //! The ECR17 terminal driver against the independent terminal simulator, over TCP and a
 //! pseudo-terminal: every scripted fault, and above all, no payment is ever charged twice.
 
-use std::path::PathBuf;
+mod common;
+
+use common::pty_link;
+
 use std::time::Duration;
 
 use drivers::devices::terminal::{
@@ -335,15 +338,9 @@ async fn no_terminal_is_unavailable() {
     assert_eq!(err.code(), "TERMINAL_UNAVAILABLE");
 }
 
-fn temp_link(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("drivers-terminal-io-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
-}
-
 #[tokio::test]
 async fn over_a_pseudo_terminal_including_a_drop_after_approving() {
-    let link = temp_link("terminal");
+    let link = pty_link("terminal");
     let sim = TerminalSim::pty(Some(&link), TerminalSimConfig::default()).expect("pty");
     sim.script([Behaviour::Approve, Behaviour::DropAfterApprove]);
     let mut terminal = Ecr17Terminal::new(config(&format!("{}?baud=115200", link.display())));
