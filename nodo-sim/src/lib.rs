@@ -40,6 +40,7 @@ pub mod ids;
 pub mod nodo;
 pub mod scenario;
 pub mod server;
+mod shards;
 
 pub use catalogue::{Catalogue, CatalogueError};
 pub use config::{ChannelConfig, Config, ConfigError};

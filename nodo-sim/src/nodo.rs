@@ -41,6 +41,7 @@ use crate::catalogue::{Catalogue, Creditor, Notice, NoticeEntry, NoticeStatus, S
 use crate::clock::{Millis, rome_datetime};
 use crate::ids::{TokenSource, format_token, parse_token};
 use crate::scenario::{Scenario, Scenarios};
+use crate::shards::ShardedMap;
 
 /// The `id` of every fault the Nodo raises.
 pub const NODO_ID: &str = "NodoDeiPagamentiSPC";
@@ -416,9 +417,9 @@ pub struct Nodo {
     creditors: HashMap<CreditorFiscalCode, usize>,
     scenarios: Scenarios,
     scenario_creditor: Creditor,
-    positions: HashMap<PositionKey, Position>,
-    sessions: HashMap<u128, Session>,
-    idempotency: HashMap<IdemKey, IdemEntry>,
+    positions: ShardedMap<PositionKey, Position>,
+    sessions: ShardedMap<u128, Session>,
+    idempotency: ShardedMap<IdemKey, IdemEntry>,
     receipts: Vec<ReceiptRecord>,
     tokens: Box<dyn TokenSource>,
     next_purge: Millis,
@@ -466,9 +467,9 @@ impl Nodo {
             creditors,
             scenarios,
             scenario_creditor,
-            positions: HashMap::new(),
-            sessions: HashMap::new(),
-            idempotency: HashMap::new(),
+            positions: ShardedMap::default(),
+            sessions: ShardedMap::default(),
+            idempotency: ShardedMap::default(),
             receipts: Vec::new(),
             tokens,
             next_purge: 0,
