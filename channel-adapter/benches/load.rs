@@ -9,7 +9,8 @@
 //!
 //! `--trace FILE` writes one line per payment through the adapter: when it started (µs
 //! after the phase began) and its latency (µs), to see whether a tail is steady or comes in
-//! bursts.
+//! bursts. A first line, starting with `#`, gives when the phase began (µs since the Unix
+//! epoch), to line the trace up with a system trace.
 //!
 //! A payment is complete when the device's outcome is accepted (202: recorded durably and
 //! queued); its latency runs from the verify request to that answer. The outbox delivers the
@@ -96,6 +97,9 @@ struct Stats {
     micros: Vec<u64>,
     /// When each completed payment started, µs after the phase began.
     starts: Vec<u64>,
+    /// When the phase began, µs since the Unix epoch: lines a trace up with other records
+    /// (a system trace, the store's logs).
+    began_unix_us: u64,
     steps: [Vec<u64>; 3],
     errors: u64,
     /// CPU time of the whole process during the phase.
@@ -456,6 +460,7 @@ where
 {
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now() + Duration::from_millis(50);
+    let began = std::time::SystemTime::now() + Duration::from_millis(50);
     let tasks: Vec<_> = (0..devices)
         .map(|d| {
             let every = rate.map(|r| {
@@ -469,7 +474,12 @@ where
     let cpu = cpu_time();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut stats = Stats::default();
+    let mut stats = Stats {
+        began_unix_us: began
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64),
+        ..Stats::default()
+    };
     for t in tasks {
         if let Ok(s) = t.await {
             stats.merge(s);
@@ -523,6 +533,10 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     let (_, d50, d99) = report("nodo-sim directly", &stats, took);
+    // Phase 2 starts from the simulator's initial state, as phase 1 did: neither phase works
+    // against the other's sessions and cached answers, and the receipts counted at the end are
+    // phase 2's.
+    sim.reset();
 
     // Phase 2: through the adapter.
     let store = Arc::new(Store::open_with(&store_path, config.store_sync)?);
@@ -570,12 +584,16 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     .await;
     let (_, p50, p99) = report("through the adapter", &stats, took);
     if let Some(path) = &a.trace {
+        let header = format!(
+            "# phase began {} µs after the Unix epoch\n",
+            stats.began_unix_us
+        );
         let lines: String = stats
             .starts
             .iter()
             .zip(&stats.micros)
             .map(|(s, l)| format!("{s} {l}\n"))
-            .collect();
+            .fold(header, |acc, l| acc + &l);
         std::fs::write(path, lines)?;
     }
     let drain = Instant::now();
