@@ -604,7 +604,7 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let delivered = sim.receipts().len();
+    let delivered = sim.receipts_produced();
     let w = store.write_counts();
     let wal = std::fs::metadata(format!("{}-wal", store_path.display())).map_or(0, |m| m.len());
     println!(

@@ -133,6 +133,8 @@ pub struct Config {
     pub idempotency_ttl_ms: u64,
     /// How long closed or expired payment sessions are remembered, in milliseconds.
     pub retention_ms: u64,
+    /// How many receipts are kept for `GET /admin/receipts`; beyond it the oldest are dropped.
+    pub max_receipts: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// The PSP channels accepted.
@@ -154,6 +156,7 @@ impl Default for Config {
             station_timeout_ms: 7_000,
             idempotency_ttl_ms: 1_800_000,
             retention_ms: 3_600_000,
+            max_receipts: 100_000,
             max_body_bytes: 1 << 20,
             channels: vec![ChannelConfig::default()],
             faults: FaultPlan::none(),
@@ -216,6 +219,9 @@ impl Config {
         if channels.is_empty() {
             return Err(invalid("channels", "serve almeno un canale"));
         }
+        if self.max_receipts == 0 {
+            return Err(invalid("max_receipts", "deve essere almeno 1"));
+        }
         Ok(Settings {
             channels,
             scenario_creditor: CreditorFiscalCode::parse(
@@ -226,6 +232,7 @@ impl Config {
             station_timeout_ms: self.station_timeout_ms,
             idempotency_ttl_ms: self.idempotency_ttl_ms,
             retention_ms: self.retention_ms,
+            max_receipts: self.max_receipts,
         })
     }
 
@@ -334,5 +341,13 @@ drop_after_commit = { percent = 10 }
             Some("CONFIG_SYNTAX")
         );
         assert!(Config::from_toml("[faults.nope]\nlatency_ms = 1", "t").is_err());
+        let c = Config {
+            max_receipts: 0,
+            ..Config::default()
+        };
+        match c.validate() {
+            Err(ConfigError::Invalid { field, .. }) => assert_eq!(field, "max_receipts"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -20,7 +20,7 @@
 //! Faults travel as the Nodo sends them: `outcome` KO plus a fault bean inside the primitive's
 //! own response element, `id` = `NodoDeiPagamentiSPC`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -84,6 +84,9 @@ pub struct Settings {
     /// window gets `PPT_TOKEN_SCADUTO`, a second outcome `PPT_ESITO_GIA_ACQUISITO`; after it,
     /// `PPT_TOKEN_SCONOSCIUTO`.
     pub retention_ms: u64,
+    /// How many receipts are kept: beyond it the oldest is dropped, so that a long load test
+    /// runs in bounded memory (a receipt takes a kilobyte or two). At least 1.
+    pub max_receipts: usize,
 }
 
 /// An answer, and how long to wait before sending it (a timing-out creditor).
@@ -420,7 +423,10 @@ pub struct Nodo {
     positions: ShardedMap<PositionKey, Position>,
     sessions: ShardedMap<u128, Session>,
     idempotency: ShardedMap<IdemKey, IdemEntry>,
-    receipts: Vec<ReceiptRecord>,
+    /// The most recent receipts, at most `settings.max_receipts`, oldest first.
+    receipts: VecDeque<ReceiptRecord>,
+    /// Receipts produced since the start or the last reset: the last one's `seq`.
+    receipts_produced: u64,
     tokens: Box<dyn TokenSource>,
     next_purge: Millis,
 }
@@ -470,7 +476,8 @@ impl Nodo {
             positions: ShardedMap::default(),
             sessions: ShardedMap::default(),
             idempotency: ShardedMap::default(),
-            receipts: Vec::new(),
+            receipts: VecDeque::new(),
+            receipts_produced: 0,
             tokens,
             next_purge: 0,
         };
@@ -499,6 +506,7 @@ impl Nodo {
         self.sessions.clear();
         self.idempotency.clear();
         self.receipts.clear();
+        self.receipts_produced = 0;
     }
 
     /// The settings.
@@ -511,9 +519,16 @@ impl Nodo {
         &self.scenarios
     }
 
-    /// The receipts produced so far, oldest first.
-    pub fn receipts(&self) -> &[ReceiptRecord] {
+    /// The receipts produced so far, oldest first: the most recent
+    /// [`Settings::max_receipts`] of them.
+    pub fn receipts(&self) -> &VecDeque<ReceiptRecord> {
         &self.receipts
+    }
+
+    /// How many receipts were produced since the start or the last reset, dropped ones
+    /// included.
+    pub fn receipts_produced(&self) -> u64 {
+        self.receipts_produced
     }
 
     /// The catalogue's notices with their state at `now`, in catalogue order.
@@ -1140,7 +1155,11 @@ impl Nodo {
         else {
             return;
         };
-        self.receipts.push(record);
+        if self.receipts.len() >= self.settings.max_receipts.max(1) {
+            self.receipts.pop_front();
+        }
+        self.receipts_produced = record.seq;
+        self.receipts.push_back(record);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1210,7 +1229,7 @@ impl Nodo {
             stand_in: Some(false),
         };
         Some(ReceiptRecord {
-            seq: u64::try_from(self.receipts.len()).ok()? + 1,
+            seq: self.receipts_produced + 1,
             at: now,
             late,
             station: StationIdentity {

@@ -74,6 +74,10 @@ fn channel(psp: &str, channel: &str) -> Channel {
 }
 
 fn nodo() -> Nodo {
+    nodo_keeping(100_000)
+}
+
+fn nodo_keeping(max_receipts: usize) -> Nodo {
     let catalogue = Catalogue::from_toml(CATALOGUE, "test").expect("catalogue");
     let settings = Settings {
         channels: vec![
@@ -86,6 +90,7 @@ fn nodo() -> Nodo {
         station_timeout_ms: 7_000,
         idempotency_ttl_ms: 30 * MIN,
         retention_ms: 60 * MIN,
+        max_receipts,
     };
     Nodo::new(settings, catalogue, Box::new(SeededTokens::new(1))).expect("nodo")
 }
@@ -398,9 +403,8 @@ fn an_ok_outcome_pays_the_notice_and_produces_a_receipt() {
         Some("PPT_ESITO_GIA_ACQUISITO")
     );
 
-    let [rec] = n.receipts() else {
-        panic!("one receipt expected: {:?}", n.receipts());
-    };
+    assert_eq!(n.receipts().len(), 1, "one receipt expected");
+    let rec = &n.receipts()[0];
     assert!(!rec.late);
     assert_eq!(rec.fdr_code(), 0);
     assert_eq!(rec.receipt.receipt_id.as_str(), token);
@@ -689,6 +693,32 @@ fn creditors_refuse_as_configured() {
             assert_eq!(r.delay_ms, if timeout { 7_000 } else { 0 });
         }
     }
+}
+
+#[test]
+fn only_the_most_recent_receipts_are_kept() {
+    let mut n = nodo_keeping(2);
+    for (i, notice) in [
+        "302000000000000011",
+        "302000000000000012",
+        "302000000000000013",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = T0 + i as Millis * MIN;
+        let token = token_of(&n.handle(&activate("77777777777", notice, 12_000, None, None), at));
+        assert_eq!(
+            fault_code(&n.handle(&outcome(&token, true, None), at + 1)),
+            None
+        );
+    }
+    assert_eq!(n.receipts_produced(), 3);
+    let kept: Vec<_> = n.receipts().iter().map(|r| r.seq).collect();
+    assert_eq!(kept, [2, 3], "the oldest is dropped, the numbering goes on");
+    n.reset();
+    assert_eq!(n.receipts_produced(), 0);
+    assert!(n.receipts().is_empty());
 }
 
 #[test]

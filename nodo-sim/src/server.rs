@@ -194,9 +194,16 @@ impl Simulator {
         self.shared.lock().faults = plan;
     }
 
-    /// The receipts produced so far (what `GET /admin/receipts` lists).
+    /// The receipts produced so far, the most recent `max_receipts` of them (what
+    /// `GET /admin/receipts` lists).
     pub fn receipts(&self) -> Vec<ReceiptRecord> {
-        self.shared.lock().nodo.receipts().to_vec()
+        self.shared.lock().nodo.receipts().iter().cloned().collect()
+    }
+
+    /// How many receipts were produced since the start or the last reset, dropped ones
+    /// included.
+    pub fn receipts_produced(&self) -> u64 {
+        self.shared.lock().nodo.receipts_produced()
     }
 
     /// Back to the initial state (what `POST /admin/reset` does).
@@ -540,10 +547,13 @@ async fn admin_receipts(
     let since = q.since.unwrap_or(0);
     let records: Vec<ReceiptRecord> = {
         let g = shared.lock();
-        let all = g.nodo.receipts();
-        // `seq` is the index + 1, so the slice is direct.
-        let from = usize::try_from(since).unwrap_or(usize::MAX).min(all.len());
-        all[from..].to_vec()
+        let kept = g.nodo.receipts();
+        // `seq` counts from 1 without gaps; the oldest kept one has `produced - kept + 1`.
+        let dropped = g.nodo.receipts_produced().saturating_sub(kept.len() as u64);
+        let from = usize::try_from(since.saturating_sub(dropped))
+            .unwrap_or(usize::MAX)
+            .min(kept.len());
+        kept.range(from..).cloned().collect()
     };
     axum::Json(records.iter().map(receipt_json).collect::<Vec<_>>()).into_response()
 }

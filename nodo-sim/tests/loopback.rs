@@ -389,6 +389,62 @@ fn token(r: &NodoResponse) -> String {
 // Tests.
 
 #[tokio::test]
+async fn the_receipt_listing_keeps_the_most_recent() {
+    let p = Psp::start(Config {
+        max_receipts: 2,
+        ..config()
+    })
+    .await;
+    for (i, notice) in [
+        "302000000000000021",
+        "302000000000000022",
+        "302000000000000023",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let a = p
+            .call(&activate(
+                "77777777777",
+                notice,
+                12_000,
+                &format!("aaaaaaaa{i}1"),
+                None,
+            ))
+            .await
+            .expect("answer");
+        let o = p
+            .call(&outcome(&token(&a), true, &format!("oooooooo{i}1")))
+            .await
+            .expect("answer");
+        assert_eq!(fault(&o), None);
+    }
+    let seqs = |v: serde_json::Value| -> Vec<u64> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|r| r["seq"].as_u64().expect("seq"))
+            .collect()
+    };
+    assert_eq!(
+        seqs(p.admin("GET", "/admin/receipts", "").await.json()),
+        [2, 3]
+    );
+    // A poller that had seen only the first gets what is left; one that had seen the second,
+    // the third.
+    assert_eq!(
+        seqs(p.admin("GET", "/admin/receipts?since=1", "").await.json()),
+        [2, 3]
+    );
+    assert_eq!(
+        seqs(p.admin("GET", "/admin/receipts?since=2", "").await.json()),
+        [3]
+    );
+    assert!(seqs(p.admin("GET", "/admin/receipts?since=3", "").await.json()).is_empty());
+    assert_eq!(p.sim.receipts_produced(), 3);
+}
+
+#[tokio::test]
 async fn v1_payment_end_to_end_with_receipt() {
     let p = Psp::start(config()).await;
     let v = p.call(&verify(ROMA, TARI)).await.expect("answer");
