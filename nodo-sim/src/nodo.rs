@@ -41,7 +41,7 @@ use crate::catalogue::{Catalogue, Creditor, Notice, NoticeEntry, NoticeStatus, S
 use crate::clock::{Millis, rome_datetime};
 use crate::ids::{TokenSource, format_token, parse_token};
 use crate::scenario::{Scenario, Scenarios};
-use crate::shards::ShardedMap;
+use crate::shards::{SHARDS, ShardedMap};
 
 /// The `id` of every fault the Nodo raises.
 pub const NODO_ID: &str = "NodoDeiPagamentiSPC";
@@ -410,7 +410,9 @@ impl From<&OutcomeDetailsV2> for PaymentInfo {
     }
 }
 
+/// Every entry is looked at once per this period, one shard per [`PURGE_STEP_MS`].
 const PURGE_EVERY_MS: Millis = 10_000;
+const PURGE_STEP_MS: Millis = PURGE_EVERY_MS / SHARDS as Millis;
 
 /// The simulated Nodo: catalogue, payment sessions, idempotency cache, receipts.
 #[derive(Debug)]
@@ -429,6 +431,8 @@ pub struct Nodo {
     receipts_produced: u64,
     tokens: Box<dyn TokenSource>,
     next_purge: Millis,
+    /// The shard the next purge step looks at.
+    next_purge_shard: usize,
 }
 
 impl Nodo {
@@ -480,6 +484,7 @@ impl Nodo {
             receipts_produced: 0,
             tokens,
             next_purge: 0,
+            next_purge_shard: 0,
         };
         nodo.reset();
         Ok(nodo)
@@ -597,15 +602,27 @@ impl Nodo {
         }
     }
 
-    /// Drop what nobody can ask about any more.
+    /// Drop what nobody can ask about any more, a shard at a time: a long load test holds
+    /// millions of sessions and cached answers, and a scan of them all would hold up the
+    /// request that runs it for tens of milliseconds. A step looks at one shard, and at one
+    /// more for each step missed (time jumped forward, or no request came), up to all of them.
     fn purge(&mut self, now: Millis) {
+        let missed = now.saturating_sub(self.next_purge) / PURGE_STEP_MS;
+        let shards = usize::try_from(missed)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .min(SHARDS);
         let retention = self.settings.retention_ms;
-        self.sessions.retain(|_, s| {
-            let since = s.closed.map_or(s.expires_at, |(_, at)| at);
-            since.saturating_add(retention) > now
-        });
-        self.idempotency.retain(|_, e| e.expires_at > now);
-        self.next_purge = now.saturating_add(PURGE_EVERY_MS);
+        for _ in 0..shards {
+            let i = self.next_purge_shard;
+            self.sessions.retain_shard(i, |_, s| {
+                let since = s.closed.map_or(s.expires_at, |(_, at)| at);
+                since.saturating_add(retention) > now
+            });
+            self.idempotency.retain_shard(i, |_, e| e.expires_at > now);
+            self.next_purge_shard = (i + 1) % SHARDS;
+        }
+        self.next_purge = now.saturating_add(PURGE_STEP_MS);
     }
 
     fn authenticate(&self, psp: &PspIdentity) -> Result<usize, Fail> {

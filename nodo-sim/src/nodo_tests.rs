@@ -529,6 +529,40 @@ fn forgotten_sessions_become_unknown_tokens() {
 }
 
 #[test]
+fn sessions_are_let_go_a_shard_at_a_time() {
+    let mut n = nodo();
+    for i in 0..200 {
+        let notice = format!("30200{i:013}");
+        token_of(&n.handle(
+            &activate("77777777777", &notice, 12_000, None, Some(60_000)),
+            T0,
+        ));
+    }
+    assert_eq!(n.sessions.len(), 200);
+    // Requests every purge step, as under load, until retention has passed for them all.
+    let gone_at = T0 + 60_000 + 60 * MIN + 1;
+    let mut at = T0;
+    while at < gone_at {
+        at += PURGE_STEP_MS;
+        n.handle(&verify(ROMA, MENSA), at);
+    }
+    // Eight steps later, eight of the 64 shards have been looked at since: some sessions are
+    // gone, not all.
+    for _ in 0..8 {
+        at += PURGE_STEP_MS;
+        n.handle(&verify(ROMA, MENSA), at);
+    }
+    let left = n.sessions.len();
+    assert!(0 < left && left < 200, "{left} sessions left");
+    // One period later every shard has been looked at.
+    while at < gone_at + PURGE_EVERY_MS + PURGE_STEP_MS {
+        at += PURGE_STEP_MS;
+        n.handle(&verify(ROMA, MENSA), at);
+    }
+    assert_eq!(n.sessions.len(), 0);
+}
+
+#[test]
 fn v2_outcome_closes_several_tokens() {
     let mut n = nodo();
     let a = token_of(&n.handle(&activate(ROMA, TARI, 19_950, None, None), T0));
