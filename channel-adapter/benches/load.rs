@@ -584,16 +584,14 @@ async fn bench(a: Args) -> Result<(), Box<dyn std::error::Error>> {
     .await;
     let (_, p50, p99) = report("through the adapter", &stats, took);
     if let Some(path) = &a.trace {
-        let header = format!(
+        use std::fmt::Write as _;
+        let mut lines = format!(
             "# phase began {} µs after the Unix epoch\n",
             stats.began_unix_us
         );
-        let lines: String = stats
-            .starts
-            .iter()
-            .zip(&stats.micros)
-            .map(|(s, l)| format!("{s} {l}\n"))
-            .fold(header, |acc, l| acc + &l);
+        for (s, l) in stats.starts.iter().zip(&stats.micros) {
+            let _ = writeln!(lines, "{s} {l}");
+        }
         std::fs::write(path, lines)?;
     }
     let drain = Instant::now();
